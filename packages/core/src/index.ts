@@ -1,0 +1,3 @@
+export * from './fault.js';
+export * from './redact.js';
+export * from './events.js';
