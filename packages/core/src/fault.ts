@@ -15,6 +15,7 @@ export type FaultKind =
   | 'http-status'
   | 'closed'
   | 'aborted'
+  | 'circuit-open'
   | 'unknown';
 
 /**
@@ -39,6 +40,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'http-status',
   'closed',
   'aborted',
+  'circuit-open',
   'unknown',
 ];
 

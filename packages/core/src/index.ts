@@ -1,3 +1,4 @@
 export * from './fault.js';
+export * from './errors.js';
 export * from './redact.js';
 export * from './events.js';
