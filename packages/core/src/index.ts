@@ -2,3 +2,4 @@ export * from './fault.js';
 export * from './errors.js';
 export * from './redact.js';
 export * from './events.js';
+export * from './schedule.js';
