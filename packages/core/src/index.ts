@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './redact.js';
 export * from './events.js';
 export * from './schedule.js';
+export * from './budget.js';
