@@ -4,3 +4,4 @@ export * from './redact.js';
 export * from './events.js';
 export * from './schedule.js';
 export * from './budget.js';
+export * from './queue.js';
