@@ -5,3 +5,5 @@ export * from './events.js';
 export * from './schedule.js';
 export * from './budget.js';
 export * from './queue.js';
+export * from './classify/index.js';
+export * from './safety.js';
