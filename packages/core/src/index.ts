@@ -7,3 +7,4 @@ export * from './budget.js';
 export * from './queue.js';
 export * from './classify/index.js';
 export * from './safety.js';
+export * from './supervisor.js';
