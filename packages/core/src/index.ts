@@ -8,3 +8,4 @@ export * from './queue.js';
 export * from './classify/index.js';
 export * from './safety.js';
 export * from './supervisor.js';
+export * from './breaker.js';
