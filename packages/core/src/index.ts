@@ -9,3 +9,4 @@ export * from './classify/index.js';
 export * from './safety.js';
 export * from './supervisor.js';
 export * from './breaker.js';
+export * from './retry.js';
