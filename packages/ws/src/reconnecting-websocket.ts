@@ -1,0 +1,680 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import {
+  classify,
+  classifyCloseCode,
+  formatValue,
+  OutboundQueue,
+  publish,
+  redactText,
+  Supervisor,
+  type ConnectAttempt,
+  type DropReason,
+  type Fault,
+} from '@holdfast/core';
+import { reconnectsAfterCloseCode } from './close-code-policy.js';
+import { Heartbeat } from './heartbeat.js';
+import { checkUrl, resolveOptions, type ReconnectingWebSocketOptions, type ResolvedOptions, type SendData, type UrlProvider } from './options.js';
+import { WebListeners, type WebEventType, type WebListener } from './web-listeners.js';
+
+/** Why a message given to `send()` will never be sent: the queue's reasons, or no queue (`queue: false`) while disconnected. */
+export type WsDropReason = DropReason | 'not-connected';
+
+export interface OpenEvent {
+  readonly event: 'open';
+  readonly name: string;
+  /** Attempts it took since the last stable connection (1 = first try). */
+  readonly attempt: number;
+  /** The URL connected to, without credentials. */
+  readonly url: string;
+}
+
+/** A connection was lost. `unconfirmed` messages were written to it after the last proof of delivery: they may not have arrived. */
+export interface DisconnectEvent {
+  readonly event: 'disconnect';
+  readonly name: string;
+  /** The close code (1006 when the connection died without a close frame). */
+  readonly code: number;
+  readonly reason: string;
+  readonly fault: Fault;
+  /** Messages sent on this connection after the last pong that confirmed them; they were not resent. */
+  readonly unconfirmed: number;
+  readonly uptimeMs: number;
+  readonly willReconnect: boolean;
+}
+
+export interface ReconnectingEvent {
+  readonly event: 'reconnecting';
+  readonly name: string;
+  /** Number of the coming attempt since the last stable connection. */
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly fault: Fault;
+}
+
+export interface GiveUpEvent {
+  readonly event: 'give-up';
+  readonly name: string;
+  readonly attempts: number;
+  readonly fault: Fault;
+}
+
+export interface DropEvent {
+  readonly event: 'drop';
+  readonly name: string;
+  readonly data: SendData;
+  readonly reason: WsDropReason;
+}
+
+/** The end: `close()` was called, or reconnecting stopped (close-code policy, `maxAttempts`). Fires once. */
+export interface CloseEvent {
+  readonly event: 'close';
+  readonly name: string;
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  /** Set when the socket stopped because of a fault rather than `close()`. */
+  readonly fault?: Fault;
+  /** Messages on the connection `close()` closed that may not have arrived (after a give-up, 0: the `'disconnect'` event counted them). */
+  readonly unconfirmed: number;
+}
+
+export type WebOpenEvent = OpenEvent & { readonly type: 'open'; readonly target: ReconnectingWebSocket };
+export interface WebMessageEvent {
+  readonly type: 'message';
+  /** Text frames as strings, binary frames as `binaryType` says. */
+  readonly data: string | WebSocket.RawData;
+  readonly target: ReconnectingWebSocket;
+}
+export type WebCloseEvent = CloseEvent & { readonly type: 'close'; readonly target: ReconnectingWebSocket };
+export interface WebErrorEvent {
+  readonly type: 'error';
+  readonly error: Error;
+  readonly message: string;
+  readonly target: ReconnectingWebSocket;
+}
+
+export interface ReconnectingWebSocketEvents {
+  open: [OpenEvent];
+  message: [data: WebSocket.RawData, isBinary: boolean];
+  disconnect: [DisconnectEvent];
+  reconnecting: [ReconnectingEvent];
+  'give-up': [GiveUpEvent];
+  drop: [DropEvent];
+  drain: [];
+  close: [CloseEvent];
+  error: [Error];
+}
+
+export interface ReconnectingWebSocketStats {
+  /** Connections opened. */
+  readonly connects: number;
+  /** Open connections lost (not counting `close()`). */
+  readonly disconnects: number;
+  /** Messages written to a socket. */
+  readonly sent: number;
+  /** Sum of `unconfirmed` over every disconnect and the final close. */
+  readonly unconfirmed: number;
+  /** Messages waiting for a connection. */
+  readonly queued: number;
+  /** Messages lost, by reason; each had a `'drop'` event. */
+  readonly dropped: Readonly<Record<WsDropReason, number>> & { readonly total: number };
+}
+
+interface Connection {
+  readonly socket: WebSocket;
+  readonly url: string;
+  sent: number;
+  confirmed: number;
+  openedAt: number;
+  heartbeat: Heartbeat | undefined;
+  lastError: Error | undefined;
+  heartbeatTimedOut: boolean;
+  closeCode: number | undefined;
+  closeReason: string;
+}
+
+type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+function closeError(code: number, reason: string): Error {
+  return Object.assign(new Error(`WebSocket closed with code ${code}${reason === '' ? '' : ` (${redactText(reason)})`}`), { code: `WS_${code}` });
+}
+
+/** An upper bound of the bytes `data` takes on the wire (a UTF-16 unit is at most 3 bytes of UTF-8). */
+function maxByteLength(data: SendData): number {
+  return typeof data === 'string' ? data.length * 3 : data.byteLength;
+}
+
+/** Settles with `work`, or rejects as soon as `signal` aborts, so a hung URL provider or hook cannot hold `close()`. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/**
+ * A WebSocket client that stays connected: it reconnects with jittered
+ * backoff through core's Supervisor, detects dead connections with a
+ * heartbeat, holds what is sent while disconnected in a bounded queue, stops
+ * after close codes that mean "do not come back", and says what it could not
+ * deliver. It has the browser WebSocket's surface plus Node events.
+ */
+export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEvents> {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
+  readonly name: string;
+
+  readonly #url: UrlProvider;
+  readonly #options: ResolvedOptions;
+  readonly #supervisor: Supervisor<Connection>;
+  readonly #queue: OutboundQueue<SendData> | undefined;
+  readonly #web = new WebListeners();
+  #current: Connection | undefined;
+  #lastUrl = '';
+  #readyState: number = CONNECTING;
+  #binaryType: BinaryType = 'nodebuffer';
+  #needDrain = false;
+  // The policy's verdict on the connection just lost, handed to the Supervisor's shouldReconnect.
+  #verdict: boolean | undefined;
+  #lossFault: Fault | undefined;
+  // The connection that close() closed, or (after a give-up) the last one lost: what the final 'close' reports.
+  #lastClose: { code: number; reason: string; fault: Fault | undefined; unconfirmed: number } | undefined;
+  #closeRequest: { code: number; reason: string } | undefined;
+  #closing: Promise<void> | undefined;
+  #connects = 0;
+  #disconnects = 0;
+  #sentTotal = 0;
+  #unconfirmedTotal = 0;
+  readonly #dropped: Record<WsDropReason, number> = {
+    overflow: 0,
+    'too-large': 0,
+    closed: 0,
+    'give-up': 0,
+    cleared: 0,
+    'not-connected': 0,
+  };
+
+  constructor(url: UrlProvider, options: ReconnectingWebSocketOptions = {}) {
+    super();
+    checkUrl(url);
+    this.#url = url;
+    this.#options = resolveOptions(options);
+    this.name = this.#options.name;
+    if (typeof url !== 'function') this.#lastUrl = redactText(url instanceof URL ? url.href : url);
+    const queueOptions = this.#options.queue;
+    if (queueOptions !== false) {
+      this.#queue = new OutboundQueue<SendData>({
+        name: `${this.name} send queue`,
+        maxItems: queueOptions.maxMessages,
+        maxBytes: queueOptions.maxBytes,
+        overflow: queueOptions.overflow,
+        highWaterMarkBytes: Math.min(this.#options.highWaterMarkBytes, queueOptions.maxBytes),
+      });
+      this.#queue.on('drop', ({ item, reason }) => this.#drop(item, reason, false));
+    }
+    this.#supervisor = new Supervisor<Connection>({
+      name: this.name,
+      connect: (attempt) => this.#connect(attempt),
+      dispose: (connection) => this.#dispose(connection),
+      schedule: this.#options.schedule,
+      minUptimeMs: this.#options.minUptimeMs,
+      maxAttempts: this.#options.maxAttempts,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      random: this.#options.random,
+      shouldReconnect: (fault, attempt) => this.#shouldReconnect(fault, attempt),
+    });
+    this.#supervisor.on('open', ({ attempt }) => this.#onOpen(attempt));
+    this.#supervisor.on('reconnecting', ({ attempt, delayMs, fault }) => {
+      const cause = this.#lossFault ?? fault;
+      this.#lossFault = undefined;
+      this.#readyState = CONNECTING;
+      this.#emit('reconnecting', { event: 'reconnecting', name: this.name, attempt, delayMs, fault: cause });
+    });
+    this.#supervisor.on('give-up', ({ attempts, fault }) => {
+      const cause = this.#lossFault ?? fault;
+      this.#lossFault = undefined;
+      this.#emit('give-up', { event: 'give-up', name: this.name, attempts, fault: cause });
+      this.#lastClose ??= { code: 1006, reason: '', fault: cause, unconfirmed: 0 };
+      this.#lastClose.fault ??= cause;
+    });
+    this.#supervisor.on('closed', ({ reason }) => {
+      if (reason === 'give-up') this.#finish('give-up');
+    });
+    this.#supervisor.start();
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** The URL of the current (or last) connection, without credentials. */
+  get url(): string {
+    return this.#lastUrl;
+  }
+
+  get protocol(): string {
+    return this.#current?.socket.protocol ?? '';
+  }
+
+  get extensions(): string {
+    return this.#current?.socket.extensions ?? '';
+  }
+
+  /** Bytes written but not yet on the wire, plus bytes waiting in the queue. */
+  get bufferedAmount(): number {
+    return (this.#current?.socket.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
+  }
+
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (!['nodebuffer', 'arraybuffer', 'fragments'].includes(type)) {
+      throw new TypeError(`ReconnectingWebSocket: binaryType must be 'nodebuffer', 'arraybuffer' or 'fragments', got ${formatValue(type)}`);
+    }
+    this.#binaryType = type;
+    if (this.#current !== undefined) this.#current.socket.binaryType = type;
+  }
+
+  get onopen(): ((event: WebOpenEvent) => void) | null {
+    return this.#web.handler('open') as ((event: WebOpenEvent) => void) | null;
+  }
+
+  set onopen(handler: ((event: WebOpenEvent) => void) | null) {
+    this.#web.setHandler('open', handler);
+  }
+
+  get onmessage(): ((event: WebMessageEvent) => void) | null {
+    return this.#web.handler('message') as ((event: WebMessageEvent) => void) | null;
+  }
+
+  set onmessage(handler: ((event: WebMessageEvent) => void) | null) {
+    this.#web.setHandler('message', handler);
+  }
+
+  get onclose(): ((event: WebCloseEvent) => void) | null {
+    return this.#web.handler('close') as ((event: WebCloseEvent) => void) | null;
+  }
+
+  set onclose(handler: ((event: WebCloseEvent) => void) | null) {
+    this.#web.setHandler('close', handler);
+  }
+
+  get onerror(): ((event: WebErrorEvent) => void) | null {
+    return this.#web.handler('error') as ((event: WebErrorEvent) => void) | null;
+  }
+
+  set onerror(handler: ((event: WebErrorEvent) => void) | null) {
+    this.#web.setHandler('error', handler);
+  }
+
+  addEventListener(type: WebEventType, listener: WebListener): void {
+    this.#web.add(type, listener);
+  }
+
+  removeEventListener(type: WebEventType, listener: WebListener): void {
+    this.#web.remove(type, listener);
+  }
+
+  /**
+   * Sends on the open connection, or queues until the next one opens. Returns
+   * false once `bufferedAmount` reaches `highWaterMarkBytes` (wait for
+   * `'drain'`) or when the message was dropped (a `'drop'` event says why).
+   * Throws `QueueFullError` only under the `'reject'` overflow policy.
+   */
+  send(data: SendData): boolean {
+    const connection = this.#current;
+    if (connection !== undefined && connection.socket.readyState === OPEN) {
+      const socket = connection.socket;
+      const highWaterMark = this.#options.highWaterMarkBytes;
+      connection.sent++;
+      // ws has no 'drain': a write callback tells when the buffer shrank. It is only paid for when this send
+      // can leave the buffer at the mark: data already waiting, or a message that is big on its own.
+      if (socket.bufferedAmount > 0 || this.#needDrain || maxByteLength(data) + 16 >= highWaterMark) socket.send(data, this.#checkDrain);
+      else socket.send(data);
+      if (socket.bufferedAmount < highWaterMark) return true;
+      this.#needDrain = true;
+      return false;
+    }
+    return this.#enqueue(data);
+  }
+
+  /**
+   * Final: closes the connection with `code` (1000 or 3000-4999) and
+   * `reason`, stops reconnecting, drops what is still queued (with `'drop'`
+   * events), and resolves once no timer or socket is left.
+   */
+  close(code?: number, reason?: string): Promise<void> {
+    if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) {
+      throw new RangeError(`ReconnectingWebSocket.close: code must be 1000 or an integer in 3000-4999, got ${String(code)}`);
+    }
+    if (reason !== undefined && (typeof reason !== 'string' || Buffer.byteLength(reason) > 123)) {
+      throw new RangeError('ReconnectingWebSocket.close: reason must be a string of at most 123 bytes (UTF-8)');
+    }
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closeRequest = { code: code ?? 1000, reason: reason ?? '' };
+    // What an earlier disconnect reported is not this close's to report again.
+    this.#lastClose = undefined;
+    if (this.#readyState !== CLOSED) this.#readyState = CLOSING;
+    this.#current?.heartbeat?.stop();
+    const closing = this.#supervisor.close().then(() => this.#finish('close'));
+    this.#closing = closing;
+    return closing;
+  }
+
+  stats(): ReconnectingWebSocketStats {
+    const dropped = { ...this.#dropped };
+    return {
+      connects: this.#connects,
+      disconnects: this.#disconnects,
+      sent: this.#sentTotal + (this.#current?.sent ?? 0),
+      unconfirmed: this.#unconfirmedTotal,
+      queued: this.#queue?.length ?? 0,
+      dropped: { ...dropped, total: Object.values(dropped).reduce((sum, n) => sum + n, 0) },
+    };
+  }
+
+  async #connect({ attempt, signal }: ConnectAttempt): Promise<Connection> {
+    const target = typeof this.#url === 'function' ? await untilAborted(Promise.resolve(this.#url()), signal) : this.#url;
+    checkUrl(target);
+    const href = target instanceof URL ? target.href : target;
+    const socket = new WebSocket(href, this.#options.protocols, this.#options.ws);
+    const connection: Connection = {
+      socket,
+      url: redactText(href),
+      sent: 0,
+      confirmed: 0,
+      openedAt: 0,
+      heartbeat: undefined,
+      lastError: undefined,
+      heartbeatTimedOut: false,
+      closeCode: undefined,
+      closeReason: '',
+    };
+    socket.binaryType = this.#binaryType;
+    // Listeners for the socket's whole life: an 'error' with no listener would crash the process.
+    socket.on('error', (error) => {
+      connection.lastError = error;
+      this.#emitError(error);
+    });
+    socket.on('message', (data, isBinary) => {
+      connection.heartbeat?.heard();
+      this.#deliver(data, isBinary);
+    });
+    // ws swallows errors of the TCP socket once open (a reset is only a 1006); the socket itself still tells why.
+    socket.on('upgrade', (response) => {
+      response.socket.on('error', (error) => {
+        connection.lastError ??= error;
+      });
+    });
+    socket.on('ping', () => connection.heartbeat?.heard());
+    socket.on('pong', (payload) => connection.heartbeat?.pong(payload));
+    socket.on('close', (code, reason) => this.#onSocketClose(connection, code, reason.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error): void => {
+        signal.removeEventListener('abort', onAbort);
+        socket.off('open', onOpen);
+        socket.off('close', onClose);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = (): void => socket.terminate();
+      // binaryType may have changed since the socket was created.
+      const onOpen = (): void => {
+        socket.binaryType = this.#binaryType;
+        settle();
+      };
+      const onClose = (code: number, reason: Buffer): void => settle(connection.lastError ?? closeError(code, reason.toString()));
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.on('open', onOpen);
+      socket.on('close', onClose);
+    });
+    const hook = this.#options.onOpen;
+    if (hook !== undefined) {
+      const send = (data: SendData): void => {
+        if (socket.readyState !== OPEN) throw new Error(`${this.name}: the connection closed during onOpen`);
+        connection.sent++;
+        socket.send(data);
+      };
+      try {
+        await untilAborted(
+          new Promise<void>((resolve, reject) => {
+            const onClose = (code: number, reason: Buffer): void => reject(connection.lastError ?? closeError(code, reason.toString()));
+            socket.once('close', onClose);
+            Promise.resolve(hook({ send, socket, attempt })).then(
+              () => {
+                socket.off('close', onClose);
+                resolve();
+              },
+              (error: unknown) => {
+                socket.off('close', onClose);
+                reject(error instanceof Error ? error : new Error(String(error)));
+              },
+            );
+          }),
+          signal,
+        );
+      } catch (error) {
+        socket.terminate();
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  #onOpen(attempt: number): void {
+    const connection = this.#supervisor.connection;
+    if (connection === undefined || connection.socket.readyState !== OPEN) return;
+    this.#current = connection;
+    this.#lastUrl = connection.url;
+    this.#connects++;
+    connection.openedAt = performance.now();
+    const heartbeat = this.#options.heartbeat;
+    if (heartbeat !== false) {
+      connection.heartbeat = new Heartbeat(connection.socket, heartbeat, {
+        onDead: () => {
+          connection.heartbeatTimedOut = true;
+          connection.socket.terminate();
+        },
+        onConfirmed: (sent) => {
+          if (sent > connection.confirmed) connection.confirmed = sent;
+        },
+        sentCount: () => connection.sent,
+      });
+    }
+    this.#flush(connection);
+    this.#readyState = OPEN;
+    this.#emit('open', { event: 'open', name: this.name, attempt, url: connection.url });
+    this.#checkDrain();
+  }
+
+  #flush(connection: Connection): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    const socket = connection.socket;
+    while (queue.length > 0 && socket.readyState === OPEN) {
+      connection.sent++;
+      socket.send(queue.shift() as SendData);
+    }
+  }
+
+  #onSocketClose(connection: Connection, code: number, reason: string): void {
+    connection.closeCode = code;
+    connection.closeReason = reason;
+    connection.heartbeat?.stop();
+    if (connection !== this.#current) return;
+    this.#current = undefined;
+    this.#sentTotal += connection.sent;
+    if (this.#closeRequest !== undefined) {
+      // Our close frame went out after every message; the peer's answer means it read them all.
+      const unconfirmed = code === 1006 ? connection.sent - connection.confirmed : 0;
+      this.#lastClose = { code, reason, fault: undefined, unconfirmed };
+      return;
+    }
+    this.#disconnects++;
+    const fault = this.#faultOf(connection, code, reason);
+    const unconfirmed = connection.sent - connection.confirmed;
+    const willReconnect = this.#decide(fault, { attempt: 0, closeCode: code });
+    this.#verdict = willReconnect;
+    this.#lossFault = fault;
+    this.#readyState = willReconnect ? CONNECTING : CLOSING;
+    // Reported here; a final 'close' after a give-up does not count these again.
+    this.#lastClose = { code, reason, fault, unconfirmed: 0 };
+    this.#unconfirmedTotal += unconfirmed;
+    const uptimeMs = performance.now() - connection.openedAt;
+    this.#emit('disconnect', { event: 'disconnect', name: this.name, code, reason, fault, unconfirmed, uptimeMs, willReconnect });
+    this.#supervisor.lost(connection.lastError ?? closeError(code, reason), connection);
+  }
+
+  #faultOf(connection: Connection, code: number, reason: string): Fault {
+    if (connection.heartbeatTimedOut) {
+      const heartbeat = this.#options.heartbeat as { intervalMs: number; timeoutMs: number };
+      const error = Object.assign(new Error(`no pong within ${heartbeat.timeoutMs} ms of a ping`), { code: 'ETIMEDOUT' });
+      return {
+        ...classify(error, { phase: 'request' }),
+        hint: 'the connection stopped carrying data (half-open: a peer or a NAT/proxy on the way vanished without closing); reconnecting',
+      };
+    }
+    if (code === 1006 && connection.lastError !== undefined) return classify(connection.lastError, { phase: 'request' });
+    return classifyCloseCode(code, reason);
+  }
+
+  #decide(fault: Fault, context: { attempt: number; closeCode?: number }): boolean {
+    const custom = this.#options.shouldReconnect;
+    if (custom === undefined) return context.closeCode === undefined || reconnectsAfterCloseCode(context.closeCode);
+    try {
+      return custom(fault, context);
+    } catch (error) {
+      process.emitWarning(`${this.name}: shouldReconnect threw, reconnecting anyway: ${String(error)}`, { type: 'HoldfastWarning' });
+      return true;
+    }
+  }
+
+  #shouldReconnect(fault: Fault, attempt: number): boolean {
+    const verdict = this.#verdict;
+    this.#verdict = undefined;
+    return verdict ?? this.#decide(fault, { attempt });
+  }
+
+  #dispose(connection: Connection): Promise<void> | undefined {
+    const socket = connection.socket;
+    if (socket.readyState === CLOSED) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => socket.terminate(), this.#options.closeTimeoutMs).unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (socket.readyState === CONNECTING) socket.terminate();
+      else if (socket.readyState === OPEN) socket.close(this.#closeRequest?.code ?? 1000, this.#closeRequest?.reason ?? '');
+    });
+  }
+
+  #enqueue(data: SendData): boolean {
+    const queue = this.#queue;
+    if (this.#closeRequest !== undefined || this.#readyState === CLOSED) return this.#drop(data, 'closed', true);
+    if (queue === undefined) return this.#drop(data, 'not-connected', true);
+    if (!queue.push(data)) return false;
+    if (this.bufferedAmount < this.#options.highWaterMarkBytes) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #drop(data: SendData, reason: WsDropReason, publishIt: boolean): false {
+    this.#dropped[reason]++;
+    const event: DropEvent = { event: 'drop', name: this.name, data, reason };
+    // The queue publishes its own drops on holdfast:drop; the ones decided here are published alike.
+    if (publishIt) publish('drop', event);
+    this.#emitLocal('drop', event);
+    return false;
+  }
+
+  readonly #checkDrain = (): void => {
+    if (this.#needDrain && this.bufferedAmount < this.#options.highWaterMarkBytes) {
+      this.#needDrain = false;
+      this.#emitLocal('drain');
+    }
+  };
+
+  #deliver(data: WebSocket.RawData, isBinary: boolean): void {
+    this.emit('message', data, isBinary);
+    if (this.#web.wants('message')) {
+      // ws hands text frames over as a Buffer whatever the binaryType.
+      this.#web.dispatch({ type: 'message', data: isBinary ? data : (data as Buffer).toString(), target: this } as never);
+    }
+  }
+
+  #emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.#web.wants('error')) this.#web.dispatch({ type: 'error', error, message: error.message, target: this } as never);
+  }
+
+  #finish(reason: 'close' | 'give-up'): void {
+    if (this.#readyState === CLOSED) return;
+    this.#queue?.clear(reason === 'close' ? 'closed' : 'give-up');
+    this.#readyState = CLOSED;
+    const last = this.#lastClose;
+    const request = this.#closeRequest;
+    const code = last?.code ?? request?.code ?? 1006;
+    const unconfirmed = last?.unconfirmed ?? 0;
+    this.#unconfirmedTotal += unconfirmed;
+    const event: CloseEvent = {
+      event: 'close',
+      name: this.name,
+      code,
+      reason: last?.reason ?? request?.reason ?? '',
+      wasClean: code !== 1006,
+      ...(last?.fault === undefined ? {} : { fault: last.fault }),
+      unconfirmed,
+    };
+    this.#emit('close', event);
+  }
+
+  /** Node listeners, the diagnostics channel (`holdfast:reconnect`) and browser-style listeners. */
+  #emit<K extends 'open' | 'disconnect' | 'reconnecting' | 'give-up' | 'close'>(name: K, payload: ReconnectingWebSocketEvents[K][0]): void {
+    publish('reconnect', payload);
+    this.#emitLocal(name, ...([payload] as ReconnectingWebSocketEvents[K]));
+    if ((name === 'open' || name === 'close') && this.#web.wants(name)) {
+      this.#web.dispatch({ ...payload, type: name, target: this });
+    }
+  }
+
+  /** A listener that throws must not break the connection that emitted the event. */
+  #emitLocal<K extends keyof ReconnectingWebSocketEvents>(name: K, ...args: ReconnectingWebSocketEvents[K]): void {
+    try {
+      (this.emit as (name: K, ...args: ReconnectingWebSocketEvents[K]) => boolean)(name, ...args);
+    } catch (error) {
+      const detail = error instanceof Error ? error : new Error(String(error));
+      process.emitWarning(`a '${name}' listener of ReconnectingWebSocket '${this.name}' threw: ${detail.message}`, {
+        type: 'HoldfastListenerWarning',
+        detail: detail.stack ?? '',
+      });
+    }
+  }
+}

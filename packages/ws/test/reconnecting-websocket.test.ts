@@ -1,0 +1,155 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { constant } from '@holdfast/core';
+import { ReconnectingWebSocket, type OpenEvent, type WebMessageEvent } from '@holdfast/ws';
+import { activeHandles, startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
+
+let server: TestServer;
+let escapes: ReturnType<typeof trackEscapes>;
+
+beforeEach(async () => {
+  escapes = trackEscapes();
+  server = await startServer();
+});
+
+afterEach(async () => {
+  await server.stop();
+  escapes.stop();
+  expect(escapes.errors).toEqual([]);
+});
+
+function nextEvent<T>(socket: ReconnectingWebSocket, name: 'open' | 'close' | 'disconnect'): Promise<T> {
+  return new Promise((resolve) => socket.once(name, resolve as never));
+}
+
+describe('ReconnectingWebSocket against a real server', () => {
+  it('opens, sends and receives like a WebSocket, with Node events and browser-style listeners', async () => {
+    const socket = new ReconnectingWebSocket(server.url);
+    expect(socket.readyState).toBe(ReconnectingWebSocket.CONNECTING);
+    const opened = await nextEvent<OpenEvent>(socket, 'open');
+    expect(opened).toMatchObject({ event: 'open', attempt: 1, url: server.url });
+    expect(socket.readyState).toBe(socket.OPEN);
+
+    const nodeMessages: string[] = [];
+    const webMessages: unknown[] = [];
+    const handlerMessages: unknown[] = [];
+    socket.on('message', (data, isBinary) => {
+      expect(isBinary).toBe(false);
+      nodeMessages.push((data as Buffer).toString());
+    });
+    socket.addEventListener('message', (event: WebMessageEvent) => webMessages.push(event.data));
+    socket.onmessage = (event) => handlerMessages.push(event.data);
+    expect(socket.send('hello')).toBe(true);
+    expect(socket.send('world')).toBe(true);
+    await waitFor(() => nodeMessages.length === 2, 'two echoes');
+    expect(nodeMessages).toEqual(['hello', 'world']);
+    // Text frames reach browser-style listeners as strings, as in a browser.
+    expect(webMessages).toEqual(['hello', 'world']);
+    expect(handlerMessages).toEqual(['hello', 'world']);
+
+    const closes: unknown[] = [];
+    socket.onclose = (event) => closes.push(event.code);
+    await socket.close();
+    expect(socket.readyState).toBe(socket.CLOSED);
+    expect(closes).toEqual([1000]);
+  });
+
+  it('honours binaryType for binary frames', async () => {
+    server.wss.on('connection', (peer) => peer.send(Buffer.from([1, 2, 3])));
+    const socket = new ReconnectingWebSocket(server.url);
+    socket.binaryType = 'arraybuffer';
+    const data = await new Promise<unknown>((resolve) => socket.on('message', (payload, isBinary) => isBinary && resolve(payload)));
+    expect(data).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array(data as ArrayBuffer)]).toEqual([1, 2, 3]);
+    await socket.close();
+  });
+
+  it('queues what is sent before the connection opens and flushes it after onOpen, in order', async () => {
+    const socket = new ReconnectingWebSocket(server.url, {
+      onOpen: async ({ send, attempt }) => {
+        expect(attempt).toBe(1);
+        // A resubscription that needs a round trip still goes first.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        send('subscribe');
+      },
+    });
+    socket.send('queued-1');
+    socket.send('queued-2');
+    expect(socket.bufferedAmount).toBe(16);
+    await nextEvent(socket, 'open');
+    socket.send('after-open');
+    await waitFor(() => server.received.length === 4, 'four messages at the server');
+    expect(server.received).toEqual(['subscribe', 'queued-1', 'queued-2', 'after-open']);
+    expect(socket.stats()).toMatchObject({ connects: 1, sent: 4, queued: 0, dropped: { total: 0 } });
+    await socket.close();
+  });
+
+  it('resolves a URL provider before every attempt and keeps credentials out of events', async () => {
+    const urls: string[] = [];
+    let token = 0;
+    const socket = new ReconnectingWebSocket(
+      () => {
+        const url = `${server.url}/feed?token=secret${++token}`;
+        urls.push(url);
+        return url;
+      },
+      { schedule: constant(10), minUptimeMs: 0 },
+    );
+    const first = await nextEvent<OpenEvent>(socket, 'open');
+    expect(first.url).not.toContain('secret');
+    expect(socket.url).not.toContain('secret');
+    for (const peer of server.clients) peer.terminate();
+    await nextEvent(socket, 'open');
+    expect(urls).toEqual([`${server.url}/feed?token=secret1`, `${server.url}/feed?token=secret2`]);
+    await socket.close();
+  });
+
+  it('close() while connecting, while waiting and while open leaves no socket or timer behind', async () => {
+    const before = activeHandles();
+    const connecting = new ReconnectingWebSocket(server.url);
+    await connecting.close();
+
+    const open = new ReconnectingWebSocket(server.url, { heartbeat: { intervalMs: 50, timeoutMs: 50 } });
+    await nextEvent(open, 'open');
+    await open.close();
+
+    const refused = await startServer();
+    const refusedUrl = refused.url;
+    await refused.stop();
+    const waiting = new ReconnectingWebSocket(refusedUrl, { schedule: constant(10_000) });
+    await new Promise<void>((resolve) => waiting.once('reconnecting', () => resolve()));
+    await waiting.close();
+
+    await waitFor(() => server.clients.size === 0, 'server side sockets closed');
+    // Handles are released by libuv a tick or two after close; a leak never is.
+    const kinds = ['TCPSocketWrap', 'TCPServerWrap', 'ConnectWrap', 'Timeout'];
+    const released = (): boolean => kinds.every((type) => (activeHandles()[type] ?? 0) <= (before[type] ?? 0));
+    await waitFor(released, 'every handle released', 2000).catch(() => undefined);
+    const after = activeHandles();
+    for (const type of kinds) expect(`${type}: ${after[type] ?? 0}`).toBe(`${type}: ${Math.min(after[type] ?? 0, before[type] ?? 0)}`);
+  });
+
+  it('drops (with an event) what is sent after close()', async () => {
+    const socket = new ReconnectingWebSocket(server.url);
+    await nextEvent(socket, 'open');
+    await socket.close();
+    const drops: unknown[] = [];
+    socket.on('drop', (event) => drops.push(event.reason));
+    expect(socket.send('late')).toBe(false);
+    expect(drops).toEqual(['closed']);
+    expect(socket.stats().dropped.closed).toBe(1);
+  });
+
+  it('validates its options at construction, naming the option and what is accepted', () => {
+    expect(() => new ReconnectingWebSocket('http://[bad')).toThrow(/url must be a ws:, wss:, http: or https: URL/);
+    expect(() => new ReconnectingWebSocket('ftp://user:pw@example.com')).toThrow(/got an invalid URL string/);
+    expect(() => new ReconnectingWebSocket('ftp://user:pw@example.com')).not.toThrow(/pw/);
+    expect(() => new ReconnectingWebSocket(server.url, { heartbeat: { intervalMs: 0 } })).toThrow(
+      "option 'heartbeat.intervalMs' must be a number > 0 (milliseconds), got 0",
+    );
+    expect(() => new ReconnectingWebSocket(server.url, { queue: { overflow: 'lose' as never } })).toThrow(
+      `option 'queue.overflow' must be 'reject', 'drop-oldest' or 'drop-newest', got "lose"`,
+    );
+    expect(() => new ReconnectingWebSocket(server.url, { maxAttempts: 0 })).toThrow("option 'maxAttempts' must be an integer >= 1 or Infinity, got 0");
+    expect(() => new ReconnectingWebSocket(server.url, { onOpen: 'x' as never })).toThrow("option 'onOpen' must be a function");
+  });
+});
