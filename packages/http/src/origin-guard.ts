@@ -1,0 +1,54 @@
+import { CircuitBreaker, RetryBudget, RetryPolicy, type BreakerOptions } from '@holdfast/core';
+import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
+
+/**
+ * What one origin shares between all its requests: a retry policy (schedule,
+ * attempts) with its own `RetryBudget`, and a circuit breaker. One origin's
+ * outage spends its own budget and opens its own breaker; others go on.
+ *
+ * The breaker only sees traffic while the origin is in trouble: a healthy
+ * origin's requests run bare (routing each through opossum costs a promise
+ * chain per request). After a failure every request goes through the breaker
+ * for `watchMs`, so its failure rate is measured over the requests that
+ * follow, and it opens only when most of them fail.
+ */
+export class OriginGuard {
+  readonly origin: string;
+  readonly policy: RetryPolicy;
+  readonly budget: RetryBudget | undefined;
+  readonly breaker: CircuitBreaker | undefined;
+  readonly #watchMs: number;
+  #watchUntil = 0;
+
+  constructor(origin: string, options: ResolvedRetryOptions) {
+    this.origin = origin;
+    this.budget = options.budget === false ? undefined : new RetryBudget({ name: origin, ...options.budget });
+    this.policy = new RetryPolicy({
+      attempts: options.attempts,
+      schedule: options.schedule,
+      name: origin,
+      ...(this.budget === undefined ? {} : { budget: this.budget }),
+    });
+    const { onRetry, onGiveUp } = options;
+    if (onRetry !== undefined) this.policy.on('retry', (event) => onRetry({ ...event, origin }));
+    if (onGiveUp !== undefined) this.policy.on('give-up', (event) => onGiveUp({ ...event, origin }));
+    const breakerOptions: BreakerOptions | false = options.breaker;
+    // A short reset: an HTTP origin that restarts is usually back within a second, and one probe per second costs it nothing.
+    this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, resetTimeoutMs: 1_000, ...breakerOptions });
+    this.#watchMs = breakerOptions === false ? 0 : (breakerOptions.windowMs ?? 10_000);
+  }
+
+  /** True when requests must go through the breaker (it is not closed, or the origin failed recently). */
+  get guarded(): boolean {
+    return this.breaker !== undefined && (this.#watchUntil !== 0 && (this.breaker.state !== 'closed' || Date.now() < this.#watchUntil));
+  }
+
+  /** An attempt failed: watch the origin closely for a while. */
+  noteFailure(): void {
+    if (this.breaker !== undefined) this.#watchUntil = Date.now() + this.#watchMs;
+  }
+
+  close(): void {
+    this.breaker?.close();
+  }
+}

@@ -1,0 +1,199 @@
+import axios from 'axios';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { constant } from '@holdfast/core';
+import { OutcomeUnknownError, RetryError, createHttpClient, withResilience, wrapFetch, type HttpRetryOptions } from '@holdfast/http';
+import { startEffectServer, type EffectServer } from './support/effect-server.js';
+import { openHandles, watchProcess } from './support/process-guard.js';
+
+/**
+ * The same scenarios through every face: the client's request() (the undici
+ * interceptor), the client's fetch(), wrapFetch(globalThis.fetch) and an axios
+ * instance with withResilience(). Each face answers { status, text } or throws.
+ */
+interface Face {
+  send(url: string, init: { method?: string; body?: string; id?: string; key?: true; deadlineMs?: number }): Promise<{ status: number; text: string }>;
+  close(): Promise<void>;
+}
+
+const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
+
+const faces: Record<string, (options: HttpRetryOptions) => Face> = {
+  'client.request': (options) => {
+    const client = createHttpClient(options);
+    return {
+      async send(url, init) {
+        const res = await client.request(url, {
+          method: (init.method ?? 'GET') as 'GET',
+          body: init.body ?? null,
+          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+          ...(init.key ? { idempotencyKey: true } : {}),
+          ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+        });
+        return { status: res.statusCode, text: await res.body.text() };
+      },
+      close: () => client.close(),
+    };
+  },
+  'client.fetch': (options) => {
+    const client = createHttpClient(options);
+    return {
+      async send(url, init) {
+        const res = await client.fetch(url, {
+          method: init.method ?? 'GET',
+          ...(init.body === undefined ? {} : { body: init.body }),
+          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+          ...(init.key ? { idempotencyKey: true } : {}),
+          ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+        });
+        return { status: res.status, text: await res.text() };
+      },
+      close: () => client.close(),
+    };
+  },
+  wrapFetch: (options) => {
+    const fetch = wrapFetch(globalThis.fetch, options);
+    return {
+      async send(url, init) {
+        const res = await fetch(url, {
+          method: init.method ?? 'GET',
+          ...(init.body === undefined ? {} : { body: init.body }),
+          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+          ...(init.key ? { idempotencyKey: true } : {}),
+          ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+        });
+        return { status: res.status, text: await res.text() };
+      },
+      close: () => {
+        fetch.close();
+        return Promise.resolve();
+      },
+    };
+  },
+  axios: (options) => {
+    const instance = axios.create({ validateStatus: () => true });
+    const resilient = withResilience(instance, options);
+    return {
+      async send(url, init) {
+        const res = await instance.request({
+          url,
+          method: init.method ?? 'GET',
+          data: init.body,
+          responseType: 'text',
+          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+          holdfast: { ...(init.key ? { idempotencyKey: true } : {}), ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }) },
+        } as never);
+        return { status: res.status, text: String(res.data) };
+      },
+      close: () => {
+        resilient.close();
+        return Promise.resolve();
+      },
+    };
+  },
+};
+
+describe.each(Object.keys(faces))('%s', (name) => {
+  let server: EffectServer | undefined;
+  let face: Face | undefined;
+  let guard: ReturnType<typeof watchProcess>;
+
+  beforeEach(() => {
+    guard = watchProcess();
+  });
+
+  afterEach(async () => {
+    await face?.close();
+    await server?.close();
+    face = undefined;
+    server = undefined;
+    guard.stop();
+    expect(guard.escaped).toEqual([]);
+  });
+
+  const open = (options: HttpRetryOptions = fast): Face => (face = faces[name]!(options));
+
+  it('retries a GET reset after the server received it', async () => {
+    server = await startEffectServer((_req, n) => (n <= 2 ? 'reset-after-effect' : 'none'));
+    const res = await open().send(`${server.url}/a`, {});
+    expect(res.status).toBe(200);
+    expect(server.arrivals).toBe(3);
+  });
+
+  it('never repeats a POST reset after the effect: OutcomeUnknownError, one effect', async () => {
+    server = await startEffectServer(() => 'reset-after-effect');
+    const error = await open()
+      .send(`${server.url}/orders`, { method: 'POST', body: 'x', id: 'o-1' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect((error as OutcomeUnknownError).fault.transient).toBe(true);
+    expect(server.effects.get('o-1')).toBe(1);
+    expect(server.arrivals).toBe(1);
+  });
+
+  it('retries a POST with an idempotency key, and the server applies it exactly once', async () => {
+    server = await startEffectServer((_req, n) => (n === 1 ? 'reset-after-effect' : 'none'));
+    const res = await open().send(`${server.url}/orders`, { method: 'POST', body: 'x', id: 'o-2', key: true });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('applied o-2 x');
+    expect(server.keys).toHaveLength(2);
+    expect(server.keys[0]).toBe(server.keys[1]);
+    expect(server.effects.get('o-2')).toBe(1);
+  });
+
+  it('honours Retry-After on a 429 and a 503, up to the cap', async () => {
+    server = await startEffectServer((_req, n) =>
+      n === 1 ? { status: 429, headers: { 'retry-after': '1' } } : n === 2 ? { status: 503, headers: { 'retry-after': '30' } } : 'none',
+    );
+    const started = performance.now();
+    const res = await open({ ...fast, retryAfterCapMs: 300 }).send(`${server.url}/r`, {});
+    const elapsed = performance.now() - started;
+    expect(res.status).toBe(200);
+    expect(server.arrivals).toBe(3);
+    // Two pushbacks, each clamped to the 300 ms cap: far more than the 5 ms schedule, far less than 31 s.
+    expect(elapsed).toBeGreaterThanOrEqual(550);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('a Retry-After longer than the deadline ends the request at once, with the reason', async () => {
+    server = await startEffectServer(() => ({ status: 503, headers: { 'retry-after': '20' } }));
+    const started = performance.now();
+    const res = await open()
+      .send(`${server.url}/d`, { deadlineMs: 1_000 })
+      .catch((e: unknown) => e);
+    // The caller gets the 503 itself (the last answer), without waiting 20 s.
+    expect(performance.now() - started).toBeLessThan(900);
+    expect((res as { status: number }).status).toBe(503);
+    expect(server.arrivals).toBe(1);
+  });
+
+  it('a GET to a port nobody listens on fails with a RetryError after every attempt', async () => {
+    server = await startEffectServer();
+    const url = server.url;
+    await server.close();
+    server = undefined;
+    const error = await open()
+      .send(`${url}/`, {})
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryError);
+    expect((error as RetryError).attempts).toBe(3);
+    expect((error as RetryError).fault.kind).toBe('connection-refused');
+  });
+});
+
+describe('close()', () => {
+  it('leaves no socket or timer behind, even with a retry waiting', async () => {
+    const baseline = process.getActiveResourcesInfo();
+    const server = await startEffectServer(() => ({ status: 503, headers: { 'retry-after': '10' } }));
+    const client = createHttpClient({ budget: false });
+    const pending = client.request(`${server.url}/`).catch((e: unknown) => e);
+    while (server.arrivals === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    await client.close();
+    const outcome = await pending;
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/closed/);
+    await server.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(openHandles(baseline)).toEqual([]);
+  });
+});

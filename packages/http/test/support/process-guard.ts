@@ -1,0 +1,28 @@
+/** Counts errors that escape to the process: none may, whatever the network does. */
+export function watchProcess(): { readonly escaped: unknown[]; stop(): void } {
+  const escaped: unknown[] = [];
+  const onError = (error: unknown): void => {
+    escaped.push(error);
+  };
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  return {
+    escaped,
+    stop() {
+      process.off('uncaughtException', onError);
+      process.off('unhandledRejection', onError);
+    },
+  };
+}
+
+/** Sockets and timers still open, beyond what the test runner itself holds. */
+export function openHandles(baseline: readonly string[]): string[] {
+  const watched = new Set(['TCPSocketWrap', 'TCPServerWrap', 'Timeout']);
+  const now = process.getActiveResourcesInfo().filter((r) => watched.has(r));
+  const left = [...now];
+  for (const r of baseline) {
+    const i = left.indexOf(r);
+    if (i >= 0) left.splice(i, 1);
+  }
+  return left;
+}
