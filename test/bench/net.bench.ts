@@ -1,0 +1,276 @@
+/**
+ * @holdfast/net beside raw `net`, in one run:
+ * - throughput: 64-byte messages, as fast as backpressure allows, to a sink
+ *   server in another process (msgs/s, MB/s, ratio to raw; alternating rounds, medians);
+ * - recovery: time from the server listening again to the first queued message
+ *   arriving, over many restarts (p50/p99 beside the first backoff step);
+ * - memory: heap and RSS per idle connection.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { exponential } from '@holdfast/core';
+import { ReconnectingSocket } from '@holdfast/net';
+import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+
+// Answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
+// is one chunk in raw mode, one line in 'lines' and one 1-byte frame in 'length-prefixed'. Idle connections are simply kept.
+const SINK_SERVER = `
+const net = require('node:net');
+const server = net.createServer((s) => {
+  s.setNoDelay(true);
+  s.on('error', () => {});
+  s.on('data', (chunk) => { if (chunk.includes(0x5a)) s.write(Buffer.from([0, 0, 0, 1, 0x0a])); });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+async function startSink(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', SINK_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  return { port, child };
+}
+
+const stopSink = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.stdin!.end();
+  });
+
+const MESSAGE_BYTES = 64;
+const BODY = 'a'.repeat(MESSAGE_BYTES - 1);
+
+type Contender = 'raw net' | 'holdfast raw' | 'raw net + lines' | 'holdfast lines' | 'raw net + prefix' | 'holdfast length-prefixed';
+
+interface Writer {
+  write(): boolean;
+  end(): void;
+  onceDrain(cb: () => void): void;
+  onceDone(cb: () => void): void;
+  close(): Promise<void>;
+}
+
+async function rawWriter(port: number, frame: 'raw' | 'lines' | 'prefix'): Promise<Writer> {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const chunk = `${BODY}\n`;
+  // The lines and prefix contenders frame every message, as an application without holdfast would.
+  const write =
+    frame === 'raw'
+      ? () => socket.write(chunk)
+      : frame === 'lines'
+        ? () => socket.write(BODY + '\n')
+        : () => {
+            const body = Buffer.from(chunk);
+            const out = Buffer.allocUnsafe(4 + body.length);
+            out.writeUInt32BE(body.length, 0);
+            body.copy(out, 4);
+            return socket.write(out);
+          };
+  return {
+    write,
+    end: () => socket.write(frame === 'prefix' ? Buffer.from([0, 0, 0, 1, 0x5a]) : 'Z'),
+    onceDrain: (cb) => socket.once('drain', cb),
+    onceDone: (cb) => socket.once('data', cb),
+    close: () =>
+      new Promise((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end();
+      }),
+  };
+}
+
+async function holdfastWriter(port: number, framing: 'raw' | 'lines' | 'length-prefixed'): Promise<Writer> {
+  const socket = new ReconnectingSocket({ host: '127.0.0.1', port, framing });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // 64 bytes on the wire for raw and lines (the delimiter is added by the framing), 68 with a length prefix, like the raw peers.
+  const message = framing === 'lines' ? BODY : `${BODY}\n`;
+  return {
+    write: () => socket.write(message),
+    end: () => socket.write('Z'),
+    onceDrain: (cb) => socket.once('drain', () => cb()),
+    onceDone: (cb) => socket.once(framing === 'raw' ? 'data' : 'message', () => cb()),
+    close: () => socket.close(),
+  };
+}
+
+/** Writes `count` messages as fast as backpressure allows; resolves with the elapsed ms once the sink has them all. */
+async function pump(writer: Writer, count: number): Promise<number> {
+  const start = performance.now();
+  const done = new Promise<void>((resolve) => writer.onceDone(resolve));
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const loop = (): void => {
+      while (sent < count) {
+        sent++;
+        if (!writer.write()) {
+          writer.onceDrain(loop);
+          return;
+        }
+      }
+      resolve();
+    };
+    loop();
+  });
+  writer.end();
+  await done;
+  return performance.now() - start;
+}
+
+async function throughput(opts: BenchOptions): Promise<void> {
+  const { port, child } = await startSink();
+  const count = opts.smoke ? 2_000 : 500_000;
+  const rounds = opts.smoke ? 1 : 7;
+  const contenders: Contender[] = ['raw net', 'holdfast raw', 'raw net + lines', 'holdfast lines', 'raw net + prefix', 'holdfast length-prefixed'];
+  const make = (name: Contender): Promise<Writer> => {
+    switch (name) {
+      case 'raw net':
+        return rawWriter(port, 'raw');
+      case 'holdfast raw':
+        return holdfastWriter(port, 'raw');
+      case 'raw net + lines':
+        return rawWriter(port, 'lines');
+      case 'holdfast lines':
+        return holdfastWriter(port, 'lines');
+      case 'raw net + prefix':
+        return rawWriter(port, 'prefix');
+      default:
+        return holdfastWriter(port, 'length-prefixed');
+    }
+  };
+  // Warm-up, so JIT state does not favour whoever runs first.
+  for (const name of contenders) {
+    const w = await make(name);
+    await pump(w, Math.min(count, 20_000));
+    await w.close();
+  }
+  const results = await alternate(contenders, rounds, async (name) => {
+    const w = await make(name);
+    const ms = await pump(w, count);
+    await w.close();
+    return (count / ms) * 1000;
+  });
+  await stopSink(child);
+  const peerOf: Record<Contender, Contender> = {
+    'raw net': 'raw net',
+    'holdfast raw': 'raw net',
+    'raw net + lines': 'raw net + lines',
+    'holdfast lines': 'raw net + lines',
+    'raw net + prefix': 'raw net + prefix',
+    'holdfast length-prefixed': 'raw net + prefix',
+  };
+  console.log(`\nthroughput: ${fmt(count)} messages of ${MESSAGE_BYTES} bytes to a sink in another process, median of ${rounds} alternating rounds`);
+  printTable(
+    ['contender', 'messages/s', 'MB/s', 'ratio to raw'],
+    contenders.map((name) => {
+      const perSecond = median(results[name]);
+      return [name, fmt(perSecond), fmt((perSecond * MESSAGE_BYTES) / 1e6, 1), fmt(perSecond / median(results[peerOf[name]]), 3)];
+    }),
+  );
+}
+
+async function recovery(opts: BenchOptions): Promise<void> {
+  const restarts = opts.smoke ? 3 : 50;
+  const downMs = 50;
+  const initialMs = 100;
+  let firstArrival: ((at: number) => void) | undefined;
+  const connections = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    connections.add(s);
+    s.on('error', () => {});
+    s.on('close', () => connections.delete(s));
+    s.on('data', () => firstArrival?.(performance.now()));
+  });
+  const listen = (port: number): Promise<void> => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const { port } = server.address() as net.AddressInfo;
+  const socket = new ReconnectingSocket({
+    host: '127.0.0.1',
+    port,
+    framing: 'lines',
+    schedule: exponential({ initialMs, maxMs: 2000 }),
+    minUptimeMs: 0,
+  });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const times: number[] = [];
+  for (let i = 0; i < restarts; i++) {
+    const lost = new Promise((resolve) => socket.once('disconnect', resolve));
+    for (const s of connections) s.resetAndDestroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await lost;
+    socket.send(`probe ${i}`);
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    const arrived = new Promise<number>((resolve) => (firstArrival = resolve));
+    await listen(port);
+    const upAt = performance.now();
+    times.push((await arrived) - upAt);
+    firstArrival = undefined;
+  }
+  await socket.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  console.log(`\nrecovery: server reset, down ${downMs} ms, back on the same port; ${restarts} restarts; schedule exponential(${initialMs} ms, full jitter)`);
+  printTable(
+    ['contender', 'p50 ms', 'p99 ms', 'max ms', 'goal: p50 <= first step + 20 ms'],
+    [['holdfast ReconnectingSocket', fmt(percentile(times, 50), 1), fmt(percentile(times, 99), 1), fmt(Math.max(...times), 1), `${initialMs + 20} ms`]],
+  );
+}
+
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+async function memory(opts: BenchOptions): Promise<void> {
+  const count = opts.smoke ? 20 : 1000;
+  const { port, child } = await startSink();
+  const kinds = ['raw net', 'holdfast raw', 'holdfast lines + heartbeat'] as const;
+  const rows: { kind: string; heap: number; rss: number }[] = [];
+  // One-time costs (module state, JIT, diagnostics channels) must not be counted per connection.
+  const warm = new ReconnectingSocket({ host: '127.0.0.1', port, framing: 'lines', heartbeat: { intervalMs: 30_000, timeoutMs: 10_000, ping: 'PING' } });
+  await new Promise((resolve) => warm.once('connect', resolve));
+  await warm.close();
+  for (const kind of kinds) {
+    collectGarbage();
+    const before = process.memoryUsage();
+    const closers: (() => Promise<void>)[] = [];
+    for (let i = 0; i < count; i++) {
+      if (kind === 'raw net') {
+        const s = net.connect({ host: '127.0.0.1', port });
+        await new Promise((resolve) => s.once('connect', resolve));
+        closers.push(() => new Promise((resolve) => { s.once('close', () => resolve()); s.end(); }));
+      } else {
+        const s = new ReconnectingSocket({
+          host: '127.0.0.1',
+          port,
+          ...(kind === 'holdfast lines + heartbeat' ? { framing: 'lines' as const, heartbeat: { intervalMs: 30_000, timeoutMs: 10_000, ping: 'PING' } } : {}),
+        });
+        await new Promise((resolve) => s.once('connect', resolve));
+        closers.push(() => s.close());
+      }
+    }
+    collectGarbage();
+    const after = process.memoryUsage();
+    rows.push({ kind, heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 });
+    await Promise.all(closers.map((close) => close()));
+  }
+  await stopSink(child);
+  const raw = rows[0]!;
+  console.log(`\nmemory: ${count} idle connections each (server in another process), after GC`);
+  printTable(
+    ['contender', 'heap KiB / connection', 'RSS KiB / connection', 'heap ratio to raw'],
+    rows.map((r) => [r.kind, fmt(r.heap, 2), fmt(r.rss, 2), fmt(r.heap / raw.heap, 2)]),
+  );
+}
+
+export default async function (opts: BenchOptions): Promise<void> {
+  await throughput(opts);
+  await recovery(opts);
+  await memory(opts);
+}
