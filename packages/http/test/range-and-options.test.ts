@@ -22,7 +22,7 @@ describe('rule 8: openRange', () => {
   it('asks for the rest with Range and If-Range, and streams it', async () => {
     const seen: (string | undefined)[] = [];
     const url = await serve((req, res) => {
-      seen.push(req.headers.range, req.headers['if-range']);
+      seen.push(req.headers.range, String(req.headers['if-range']));
       const from = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')![1]);
       res.writeHead(206, { etag: '"e1"', 'content-range': `bytes ${from}-${entity.length - 1}/${entity.length}` }).end(entity.slice(from));
     });
