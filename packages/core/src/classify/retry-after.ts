@@ -10,9 +10,18 @@ const DELAY_SECONDS = /^\d+(?:\.\d+)?$/;
 // asctime-date ("Sun Nov  6 08:49:37 1994") carries no zone; HTTP says it is GMT.
 const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
 
-/** Milliseconds to wait from a `Retry-After` value, or `undefined` when it says nothing usable. */
+/** Milliseconds to wait from a `Retry-After` value, or `undefined` when it says nothing usable. Never throws. */
 export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): number | undefined {
-  if (isArray(value)) return value.length > 0 ? parseRetryAfter(value[0], nowMs) : undefined;
+  try {
+    // Several Retry-After headers: the first one counts.
+    return parseOne(isArray(value) ? value[0] : value, nowMs);
+  } catch {
+    // An array Proxy whose traps throw: no pushback.
+    return undefined;
+  }
+}
+
+function parseOne(value: unknown, nowMs: number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
@@ -31,7 +40,12 @@ export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): num
 
 /** `grpc-retry-pushback-ms`: a non-negative integer; a negative one means "do not retry" and is ignored here. */
 export function parsePushbackMs(value: unknown): number | undefined {
-  const first = isArray(value) ? value[0] : value;
+  let first: unknown;
+  try {
+    first = isArray(value) ? value[0] : value;
+  } catch {
+    return undefined;
+  }
   if (typeof first !== 'string' || !/^\d{1,10}$/.test(first.trim())) return undefined;
   return Number(first.trim());
 }
