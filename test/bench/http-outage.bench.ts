@@ -1,0 +1,64 @@
+/**
+ * A 1 s outage under 50 concurrent callers: the backend resets every request
+ * it gets, then comes back. Each caller loops (GET; after a failure it waits
+ * 50 ms, as an application would). Per client: how many attempts reached
+ * the backend per request started during the outage (the no-retry baseline
+ * is 1.00; retries add load exactly when the backend can least take it), and
+ * how long after the backend came back the first request succeeded.
+ */
+import { startChildServer } from './lib/child-server.js';
+import { EFFECT_SERVER, contenders } from './lib/http-contenders.js';
+import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+
+const CALLERS = 50;
+
+export default async function (opts: BenchOptions): Promise<void> {
+  const outageMs = opts.smoke ? 200 : 1_000;
+  const rounds = opts.smoke ? 1 : 3;
+  const server = await startChildServer(EFFECT_SERVER);
+  const clients = contenders();
+  const results = new Map<string, { ratio: number[]; recovery: number[] }>();
+  for (let round = 0; round < rounds; round++) {
+    for (const client of clients) {
+      await server.command('mode none');
+      let phase: 'before' | 'down' | 'after' = 'before';
+      // Requests in flight at any moment of the outage: started before it and still running, or started during it.
+      let duringOutage = 0;
+      let upAt = 0;
+      let firstSuccessAfterUp = Number.NaN;
+      let id = 0;
+      const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+      const caller = async (): Promise<void> => {
+        const stopAt = (): number => (upAt === 0 ? Number.POSITIVE_INFINITY : upAt + (opts.smoke ? 1_000 : 3_000));
+        for (;;) {
+          const startedIn = phase;
+          const outcome = await client.send(`${server.url}/o`, 'GET', `o-${id++}`);
+          if (startedIn === 'down' || (startedIn === 'before' && phase !== 'before')) duringOutage++;
+          if (outcome === 'ok' && phase === 'after' && Number.isNaN(firstSuccessAfterUp)) firstSuccessAfterUp = performance.now() - upAt;
+          if (phase === 'after' && (outcome === 'ok' || performance.now() > stopAt())) return;
+          if (outcome !== 'ok') await sleep(50);
+        }
+      };
+      const running = Promise.all(Array.from({ length: CALLERS }, caller));
+      await sleep(200);
+      const arrivalsAtDown = Number(await server.command('down'));
+      phase = 'down';
+      await sleep(outageMs);
+      phase = 'after';
+      const arrivalsAtUp = Number(await server.command('up'));
+      upAt = performance.now();
+      await running;
+      const entry = results.get(client.name) ?? { ratio: [], recovery: [] };
+      entry.ratio.push((arrivalsAtUp - arrivalsAtDown) / Math.max(1, duringOutage));
+      entry.recovery.push(firstSuccessAfterUp);
+      results.set(client.name, entry);
+    }
+  }
+  printTable(
+    ['client', 'attempts/request during outage', 'first success after recovery (ms)'],
+    [...results].map(([name, r]) => [name, fmt(median(r.ratio), 2), fmt(median(r.recovery), 0)]),
+  );
+  console.log(`${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds; server in a child process`);
+  for (const client of clients) await client.close();
+  await server.close();
+}

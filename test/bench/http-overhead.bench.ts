@@ -1,0 +1,91 @@
+/**
+ * What holdfast costs when nothing fails: keep-alive GETs on loopback, 64
+ * connections and 64 requests in flight, against a server in another
+ * process. Raw undici, the same Agent composed with holdfast's interceptor,
+ * holdfast's client, and undici's own RetryAgent, in alternating rounds.
+ * Goal: holdfast >= 0.97x raw undici's requests/s.
+ */
+import { createHttpClient, retryInterceptor } from '../../packages/http/src/index.js';
+import { startChildServer } from './lib/child-server.js';
+import { Agent, RetryAgent, request } from './lib/http-peers.js';
+import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+
+const SERVER = `
+import { createServer } from 'node:http';
+const server = createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end('ok'); });
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+const CONNECTIONS = 64;
+
+type Send = (url: string) => Promise<void>;
+
+async function round(send: Send, url: string, durationMs: number): Promise<{ rps: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const end = performance.now() + durationMs;
+  const started = performance.now();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await send(url);
+        latencies.push(performance.now() - t0);
+        done++;
+      }
+    }),
+  );
+  return { rps: done / ((performance.now() - started) / 1000), latencies };
+}
+
+export default async function (opts: BenchOptions): Promise<void> {
+  const server = await startChildServer(SERVER);
+  const raw = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+  const composedBase = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+  const composed = composedBase.compose(retryInterceptor());
+  const retryAgentBase = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+  const retryAgent = new RetryAgent(retryAgentBase);
+  const client = createHttpClient({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+
+  const viaDispatcher = (dispatcher: unknown): Send => {
+    const options = { dispatcher } as Parameters<typeof request>[1];
+    return async (url) => {
+      const res = await request(url, options);
+      await res.body.dump();
+    };
+  };
+  const senders = {
+    'undici (raw)': viaDispatcher(raw),
+    'holdfast interceptor': viaDispatcher(composed),
+    'holdfast client': async (url: string) => {
+      const res = await client.request(url);
+      await res.body.dump();
+    },
+    'undici RetryAgent': viaDispatcher(retryAgent),
+  } satisfies Record<string, Send>;
+  type Name = keyof typeof senders;
+  const names = Object.keys(senders) as Name[];
+
+  const durationMs = opts.smoke ? 150 : 2_000;
+  const rounds = opts.smoke ? 1 : 7;
+  // Warm every pool and the JIT before measuring.
+  for (const name of names) await round(senders[name], server.url, opts.smoke ? 50 : 500);
+  const latencies = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+  const rps = await alternate(names, rounds, async (name) => {
+    const r = await round(senders[name], server.url, durationMs);
+    latencies[name].push(...r.latencies);
+    return r.rps;
+  });
+
+  const base = median(rps['undici (raw)']);
+  printTable(
+    ['client', 'req/s (median)', 'ratio to raw undici', 'p50 ms', 'p99 ms'],
+    names.map((n) => [n, fmt(median(rps[n])), fmt(median(rps[n]) / base, 3), fmt(percentile(latencies[n], 50), 2), fmt(percentile(latencies[n], 99), 2)]),
+  );
+  console.log(`${rounds} alternating rounds of ${durationMs} ms, ${CONNECTIONS} connections / in flight, server in a child process`);
+
+  await client.close();
+  await Promise.all([raw.close(), composedBase.close(), retryAgent.close()]);
+  await server.close();
+}
