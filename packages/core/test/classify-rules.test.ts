@@ -69,6 +69,29 @@ describe('classify: walking causes', () => {
     expect(new HoldfastError('x', fault).code).toBe('HTTP_503');
   });
 
+  it('library errors with codes no loopback test reaches', () => {
+    const shaped = (message: string, fields: object): Error => Object.assign(new Error(message), fields);
+    expect(classify(shaped('Stream closed with error code NGHTTP2_REFUSED_STREAM', { code: 'ERR_HTTP2_STREAM_ERROR' }))).toMatchObject({
+      kind: 'connection-refused',
+      phase: 'connect',
+      transient: true,
+    });
+    expect(classify(shaped('Stream closed with error code NGHTTP2_INTERNAL_ERROR', { code: 'ERR_HTTP2_STREAM_ERROR' }))).toMatchObject({
+      kind: 'connection-reset',
+      phase: 'unknown',
+    });
+    expect(classify(shaped('Network Error', { code: 'ERR_NETWORK', isAxiosError: true }))).toMatchObject({ code: 'ERR_NETWORK', transient: true });
+    expect(classify(shaped('maxContentLength size of 10 exceeded', { code: 'ERR_BAD_RESPONSE', isAxiosError: true }))).toMatchObject({ kind: 'protocol', transient: false });
+    // A got ReadError: the body stream failed; its cause says why, and it proves the response phase.
+    const readError = shaped('read ECONNRESET', { name: 'ReadError', code: 'ERR_READING_RESPONSE_STREAM', cause: systemError('ECONNRESET') });
+    expect(classify(readError)).toMatchObject({ kind: 'connection-reset', code: 'ECONNRESET', phase: 'response' });
+    expect(classify(new TypeError('Failed to parse URL from x'))).toMatchObject({ kind: 'unknown' });
+    expect(classify(shaped('Request failed', { name: 'HTTPError', code: 'ERR_NON_2XX_3XX_RESPONSE', response: { statusCode: 429, headers: { 'retry-after': '3' } } }))).toMatchObject({
+      code: 'HTTP_429',
+      retryAfterMs: 3000,
+    });
+  });
+
   it('primitives and strings', () => {
     expect(classify('socket hang up')).toMatchObject({ kind: 'connection-reset', code: 'ECONNRESET', message: 'socket hang up' });
     expect(classify('Unexpected server response: 503')).toMatchObject({ kind: 'http-status', status: 503 });
