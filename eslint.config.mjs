@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.cache/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.cache/**', '**/.examples/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
