@@ -233,6 +233,30 @@ describe('reset_peer', () => {
   });
 });
 
+describe('reset_peer triggers', () => {
+  it('turns a FIN in its direction into a reset', async () => {
+    const server = await startSendingServer(Buffer.alloc(0));
+    const proxy = await proxyTo(server);
+    proxy.addToxic({ type: 'reset_peer' });
+    const client = await connectRecording(proxy.port);
+    expect((await client.finished).how).toBe('ECONNRESET');
+  });
+
+  it('removed before it triggered, lets data and the close through', async () => {
+    const { proxy } = await echoProxy();
+    proxy.addToxic({ name: 'rst', type: 'reset_peer', attributes: { after_bytes: 100 } });
+    const client = await connectRecording(proxy.port);
+    client.socket.write('early');
+    await client.waitFor(5);
+    proxy.removeToxic('rst');
+    client.socket.write(Buffer.alloc(200, 1));
+    await client.waitFor(205);
+    client.socket.end();
+    expect((await client.finished).how).toBe('end');
+    expect(proxy.stats().resets).toBe(0);
+  });
+});
+
 describe('slicer', () => {
   it('delivers the same bytes in many small chunks', async () => {
     const payload = Buffer.from(Array.from({ length: 6000 }, (_, i) => i % 251));
