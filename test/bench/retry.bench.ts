@@ -1,0 +1,120 @@
+/**
+ * What wrapping a call in retry costs when nothing fails, beside p-retry,
+ * cockatiel and undici's RetryAgent in the same run:
+ *   1. an operation that succeeds at once (`async () => 1`): pure wrapper cost;
+ *   2. `undici.request` against a keep-alive server in another process,
+ *      64 requests in flight: what an HTTP client actually pays.
+ * Rounds alternate between contenders; figures are medians over rounds, and
+ * each ratio is the median of per-round ratios to the bare call.
+ */
+import { createRetryPolicy, retry } from '@holdfast/core';
+import { startOkServerProcess } from './lib/ok-server-process.js';
+import { Agent, ExponentialBackoff, RetryAgent, cockatielRetry, handleAll, pRetry, request } from './lib/core-peers.js';
+import { alternate, fmt, median, printTable, type BenchOptions } from './lib/report.js';
+
+type Call = () => Promise<unknown>;
+
+function summarise<T extends string>(names: readonly T[], bare: T, results: Record<T, number[]>, withCost: boolean): (string | number)[][] {
+  return names.map((name) => {
+    const perRound = results[name];
+    const ratios = perRound.map((value, round) => value / results[bare][round]!);
+    // What the wrapper adds to each call, from the per-round rates: 1/rate − 1/bare rate.
+    const addedNs = perRound.map((value, round) => 1e9 / value - 1e9 / results[bare][round]!);
+    const row = [name, fmt(median(perRound)), `${fmt(Math.min(...perRound))} – ${fmt(Math.max(...perRound))}`, `${fmt(median(ratios), 3)}x`];
+    return withCost ? [...row, name === bare ? '-' : fmt(median(addedNs))] : row;
+  });
+}
+
+async function happyPathOverhead(smoke: boolean): Promise<void> {
+  const calls = smoke ? 2_000 : 300_000;
+  const rounds = smoke ? 1 : 11;
+  const operation = (): Promise<number> => Promise.resolve(1);
+  const policy = createRetryPolicy();
+  const cockatiel = cockatielRetry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() });
+  const contenders = {
+    'bare call': () => operation(),
+    'holdfast retry()': () => retry(operation),
+    'holdfast policy.execute()': () => policy.execute(operation),
+    'p-retry': () => pRetry(operation, { retries: 2 }),
+    'cockatiel retry': () => cockatiel.execute(operation),
+  } satisfies Record<string, Call>;
+  const names = Object.keys(contenders) as (keyof typeof contenders)[];
+  const measure = async (call: Call, count: number): Promise<number> => {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) await call();
+    return count / ((performance.now() - start) / 1000);
+  };
+  for (const name of names) await measure(contenders[name], Math.min(calls, 50_000));
+  const results = await alternate(names, rounds, (name) => measure(contenders[name], calls));
+  console.log(`\n1. operation that succeeds at once: ${fmt(calls)} sequential calls per round, ${rounds} round(s)\n`);
+  printTable(['contender', 'calls/s (median)', 'range', 'vs bare', 'added ns/call'], summarise(names, 'bare call', results, true));
+}
+
+async function undiciThroughput(smoke: boolean): Promise<void> {
+  const inFlight = 64;
+  // Many short rounds rather than a few long ones: load from other processes then hits every contender alike.
+  const requests = smoke ? 256 : 4_000;
+  const rounds = smoke ? 1 : 25;
+  const server = await startOkServerProcess();
+  const agents: Agent[] = [];
+  const newAgent = (): Agent => {
+    const agent = new Agent();
+    agents.push(agent);
+    return agent;
+  };
+  try {
+    const url = `${server.origin}/`;
+    let failures = 0;
+    const getOk = (dispatcher: Agent | RetryAgent) => async (): Promise<string> => {
+      const { statusCode, body } = await request(url, { dispatcher });
+      const text = await body.text();
+      if (statusCode !== 200 || text !== 'ok') failures++;
+      return text;
+    };
+    const bare = getOk(newAgent());
+    const viaRetry = getOk(newAgent());
+    const viaPolicy = getOk(newAgent());
+    const viaPRetry = getOk(newAgent());
+    const retryAgent = new RetryAgent(newAgent());
+    const viaRetryAgent = getOk(retryAgent);
+    const viaCockatiel = getOk(newAgent());
+    const policy = createRetryPolicy();
+    const cockatiel = cockatielRetry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() });
+    const contenders = {
+      'bare undici.request': bare,
+      'holdfast retry()': () => retry(viaRetry),
+      'holdfast policy.execute()': () => policy.execute(viaPolicy),
+      'p-retry': () => pRetry(viaPRetry, { retries: 2 }),
+      'undici RetryAgent': viaRetryAgent,
+      'cockatiel retry': () => cockatiel.execute(viaCockatiel),
+    } satisfies Record<string, Call>;
+    const names = Object.keys(contenders) as (keyof typeof contenders)[];
+    const measure = async (call: Call, total: number): Promise<number> => {
+      let issued = 0;
+      const worker = async (): Promise<void> => {
+        while (issued < total) {
+          issued++;
+          await call();
+        }
+      };
+      const start = performance.now();
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      return total / ((performance.now() - start) / 1000);
+    };
+    for (const name of names) await measure(contenders[name], requests);
+    const results = await alternate(names, rounds, (name) => measure(contenders[name], requests));
+    console.log(
+      `\n2. undici.request, keep-alive server in another process, ${inFlight} in flight, ${fmt(requests)} requests per round, ${rounds} round(s)\n`,
+    );
+    printTable(['contender', 'requests/s (median)', 'range', 'vs bare'], summarise(names, 'bare undici.request', results, false));
+    if (failures > 0) console.log(`\n${failures} responses were not '200 ok': the figures above are not comparable`);
+  } finally {
+    await Promise.allSettled(agents.map((agent) => agent.close()));
+    await server.stop();
+  }
+}
+
+export default async function retryBenchmark(options: BenchOptions): Promise<void> {
+  await happyPathOverhead(options.smoke);
+  await undiciThroughput(options.smoke);
+}
