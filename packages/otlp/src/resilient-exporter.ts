@@ -1,0 +1,369 @@
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import {
+  HoldfastError,
+  OutboundQueue,
+  RetryError,
+  TypedEvents,
+  createBreaker,
+  createRetryPolicy,
+  type CircuitBreaker,
+  honorRetryAfter,
+  redactText,
+  type Fault,
+  type Listener,
+  type RetryPolicy,
+} from '@holdfast/core';
+import { measureBatch } from './batch-size.js';
+import type {
+  DropReason,
+  ResilientExporterEvents,
+  ResilientExporterStats,
+} from './delivery-events.js';
+import { exportOnce } from './export-attempt.js';
+import type { BatchExporter, BatchOf, MetricSelectorsOf } from './exporter-shape.js';
+import { classifyExportError, type OtlpFaultContext } from './otlp-fault.js';
+import { resolveOptions, type ResilientExporterOptions, type ResolvedOptions } from './resilient-options.js';
+
+interface QueuedBatch<Batch> {
+  readonly batch: Batch;
+  readonly items: number;
+  readonly bytes: number;
+  readonly queuedAt: number;
+  /** What the last attempt of this batch ran into; undefined while an attempt runs or after one was abandoned. */
+  lastFault: Fault | undefined;
+}
+
+const BUDGET_COOL_DOWN_MS = 1_000;
+
+/** An export attempt failed; carries the OTLP-aware Fault so core's retry loop sees the same answer. */
+export class OtlpExportError extends HoldfastError {}
+
+/**
+ * Wraps one OTel exporter so that a broken collector never costs the app
+ * telemetry silently, time, or a crash. `export()` only queues the batch and
+ * calls back at once (SUCCESS means "accepted for delivery"), so the SDK's own
+ * processor queue never fills while a collector is down; workers deliver the
+ * queue through core's retry policy (classified faults, backoff, retry
+ * budget) and report every retry, drop and misconfiguration.
+ */
+export class ResilientExporter<Batch> {
+  readonly name: string;
+  readonly #inner: BatchExporter<Batch>;
+  readonly #options: ResolvedOptions;
+  readonly #faultContext: OtlpFaultContext;
+  readonly #queue: OutboundQueue<QueuedBatch<Batch>>;
+  readonly #policy: RetryPolicy;
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #events = new TypedEvents<ResilientExporterEvents>({
+    drop: 'drop',
+    retry: 'otlp',
+    delivered: 'otlp',
+    misconfigured: 'otlp',
+    breaker: 'breaker',
+  });
+  // Aborted when shutdown() runs out of time: in-flight retries stop sleeping and give their batch up.
+  readonly #closing = new AbortController();
+  readonly #reported = new Set<string>();
+  #idleWaiters: (() => void)[] = [];
+  #inFlight = 0;
+  #state: 'running' | 'shutting-down' | 'shut-down' = 'running';
+  #shutdownPromise: Promise<void> | undefined;
+  #acceptedBatches = 0;
+  #acceptedItems = 0;
+  #exported = 0;
+  #retried = 0;
+  #possibleDuplicates = 0;
+  #queuedItems = 0;
+  #lastFault: Fault | undefined;
+  readonly #dropped: Record<DropReason, number> = { overflow: 0, 'too-large': 0, rejected: 0, expired: 0, shutdown: 0 };
+
+  constructor(exporter: BatchExporter<Batch>, options?: ResilientExporterOptions, faultContext: OtlpFaultContext = {}) {
+    if (typeof (exporter as Partial<BatchExporter<Batch>> | null)?.export !== 'function') {
+      throw new TypeError('resilientExporter: the exporter must have export(batch, resultCallback) and shutdown()');
+    }
+    this.#inner = exporter;
+    this.#options = resolveOptions(options);
+    this.#faultContext = faultContext;
+    this.name = this.#options.name;
+    this.#queue = new OutboundQueue<QueuedBatch<Batch>>({
+      name: this.name,
+      maxItems: this.#options.maxQueueBatches,
+      maxBytes: this.#options.maxQueueBytes,
+      overflow: this.#options.overflow,
+      sizeOf: (entry) => entry.bytes,
+    });
+    this.#queue.on('drop', ({ item, reason }) => {
+      this.#queuedItems -= item.items;
+      this.#drop(item, reason === 'overflow' || reason === 'too-large' ? reason : 'shutdown');
+    });
+    this.#policy = createRetryPolicy({
+      name: this.name,
+      attempts: Infinity,
+      schedule: honorRetryAfter(this.#options.schedule, { capMs: 30_000 }),
+      ...(this.#options.budget === undefined ? {} : { budget: this.#options.budget }),
+      attemptTimeoutMs: this.#options.attemptTimeoutMs,
+      // Telemetry prefers a duplicate to a loss: a batch whose outcome is unknown is sent again, and counted.
+      operation: { idempotent: true },
+      unref: true,
+    });
+    if (this.#options.breaker !== undefined) {
+      const breaker = createBreaker(this.#options.breaker);
+      breaker.on('state-change', ({ to }) => {
+        this.#events.emit('breaker', { event: 'breaker', name: this.name, state: to, ...(this.#lastFault === undefined ? {} : { fault: this.#lastFault }) });
+        this.#log(`circuit ${to}`);
+      });
+      this.#breaker = breaker;
+    }
+  }
+
+  /** Queues the batch and calls back at once; never throws. */
+  export(batch: Batch, resultCallback: (result: ExportResult) => void): void {
+    let result: ExportResult;
+    try {
+      result = this.#accept(batch);
+    } catch (error) {
+      result = { code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) };
+    }
+    resultCallback(result);
+  }
+
+  /** Resolves once every queued batch is delivered or dropped, or after `flushTimeoutMs`. Never rejects. */
+  async forceFlush(): Promise<void> {
+    await this.#whenIdle(this.#options.flushTimeoutMs);
+    await settle(this.#inner.forceFlush?.());
+  }
+
+  /**
+   * Delivers what it can within `shutdownTimeoutMs`, drops the rest (each with
+   * an event), then shuts the wrapped exporter down. Leaves no timer or socket.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdownPromise ??= this.#shutdown();
+    return this.#shutdownPromise;
+  }
+
+  stats(): ResilientExporterStats {
+    const dropped = { ...this.#dropped };
+    return {
+      accepted: { batches: this.#acceptedBatches, items: this.#acceptedItems },
+      exported: this.#exported,
+      retried: this.#retried,
+      possibleDuplicates: this.#possibleDuplicates,
+      queued: { batches: this.#queue.length, items: this.#queuedItems, bytes: this.#queue.bytes },
+      inFlight: this.#inFlight,
+      dropped: { ...dropped, total: Object.values(dropped).reduce((a, b) => a + b, 0) },
+      breaker: this.#breaker?.state ?? 'closed',
+      lastFault: this.#lastFault,
+    };
+  }
+
+  /** Adds a listener; returns a function that removes it. Also published on `holdfast:otlp`, `holdfast:drop`, `holdfast:breaker`. */
+  on<K extends keyof ResilientExporterEvents>(name: K, listener: Listener<ResilientExporterEvents[K]>): () => void {
+    return this.#events.on(name, listener);
+  }
+
+  off<K extends keyof ResilientExporterEvents>(name: K, listener: Listener<ResilientExporterEvents[K]>): void {
+    this.#events.off(name, listener);
+  }
+
+  #accept(batch: Batch): ExportResult {
+    const { items, bytes } = measureBatch(batch);
+    this.#acceptedBatches++;
+    this.#acceptedItems += items;
+    const entry: QueuedBatch<Batch> = { batch, items, bytes, queuedAt: Date.now(), lastFault: undefined };
+    if (this.#state !== 'running') {
+      this.#drop(entry, 'shutdown');
+      return { code: ExportResultCode.FAILED, error: new Error(`exporter '${this.name}' is shut down; the batch was dropped`) };
+    }
+    this.#queuedItems += items;
+    if (!this.#queue.push(entry)) {
+      return { code: ExportResultCode.FAILED, error: new Error(`exporter '${this.name}': the queue had no room for the batch; it was dropped`) };
+    }
+    this.#pump();
+    return { code: ExportResultCode.SUCCESS };
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#options.concurrency && this.#queue.length > 0) {
+      const entry = this.#queue.shift() as QueuedBatch<Batch>;
+      this.#queuedItems -= entry.items;
+      this.#inFlight++;
+      void this.#deliver(entry);
+    }
+    if (this.#inFlight === 0 && this.#queue.length === 0) this.#notifyIdle();
+  }
+
+  /** Never rejects: every way out either counts the batch as exported or drops it with an event. */
+  async #deliver(entry: QueuedBatch<Batch>): Promise<void> {
+    try {
+      let attempts = 0;
+      for (;;) {
+        try {
+          await this.#deliverOnce(entry, (attempt) => (attempts = attempt));
+          break;
+        } catch (error) {
+          // An empty retry budget is a reason to wait, not to lose the batch: it stays ours until it expires.
+          if (!(error instanceof RetryError && error.reason === 'budget-exhausted') || this.#closing.signal.aborted) throw error;
+          await this.#coolDown();
+        }
+      }
+      this.#exported += entry.items;
+      this.#events.emit('delivered', { event: 'delivered', name: this.name, items: entry.items, attempts });
+    } catch (error) {
+      const reason: DropReason = this.#closing.signal.aborted
+        ? 'shutdown'
+        : error instanceof RetryError && error.reason === 'deadline'
+          ? 'expired'
+          : 'rejected';
+      this.#drop(entry, reason, entry.lastFault ?? (error instanceof HoldfastError ? error.fault : undefined));
+    } finally {
+      this.#inFlight--;
+      this.#pump();
+    }
+  }
+
+  #coolDown(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const signal = this.#closing.signal;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, BUDGET_COOL_DOWN_MS);
+      timer.unref();
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #deliverOnce(entry: QueuedBatch<Batch>, onAttempt: (attempt: number) => void): Promise<void> {
+      return this.#policy.execute(
+        async ({ attempt }) => {
+          onAttempt(attempt);
+          if (attempt > 1) this.#beforeRetry(entry, attempt);
+          entry.lastFault = undefined;
+          try {
+            await (this.#breaker === undefined ? exportOnce(this.#inner, entry.batch) : this.#breaker.execute(() => exportOnce(this.#inner, entry.batch)));
+          } catch (error) {
+            // The breaker's fail-fast is already a Fault (circuit-open, with the wait until the next probe).
+            if (error instanceof HoldfastError && error.fault.kind === 'circuit-open') {
+              entry.lastFault = error.fault;
+              throw error;
+            }
+            const fault = classifyExportError(error, this.#faultContext);
+            entry.lastFault = fault;
+            this.#lastFault = fault;
+            if (!fault.transient) this.#reportOnce(fault);
+            throw new OtlpExportError(`${fault.code} (${fault.kind}): ${fault.message}. ${fault.hint}`, fault, { cause: error });
+          }
+        },
+        {
+          signal: this.#closing.signal,
+          deadline: entry.queuedAt + this.#options.maxBatchAgeMs,
+          shouldRetry: () => entry.lastFault?.transient !== false,
+        },
+      );
+  }
+
+  #beforeRetry(entry: QueuedBatch<Batch>, attempt: number): void {
+    // An abandoned attempt (timeout) or one that failed after connecting may have been applied by the collector.
+    const possibleDuplicate = entry.lastFault === undefined || entry.lastFault.phase !== 'connect';
+    this.#retried += entry.items;
+    if (possibleDuplicate) this.#possibleDuplicates += entry.items;
+    const fault = entry.lastFault ?? this.#lastFault;
+    if (fault !== undefined) {
+      this.#events.emit('retry', { event: 'retry', name: this.name, attempt, items: entry.items, fault, possibleDuplicate });
+      this.#log(`retry attempt ${attempt} of ${entry.items} items after ${fault.code} (${fault.kind}, ${fault.phase} phase)${possibleDuplicate ? ', may duplicate' : ''}`);
+    }
+  }
+
+  #drop(entry: QueuedBatch<Batch>, reason: DropReason, fault?: Fault): void {
+    this.#dropped[reason] += entry.items;
+    this.#events.emit('drop', { event: 'drop', name: this.name, reason, items: entry.items, ...(fault === undefined ? {} : { fault }) });
+    this.#log(`dropped ${entry.items} items (${reason})${fault === undefined ? '' : `: ${fault.code}: ${fault.hint}`}`);
+  }
+
+  #reportOnce(fault: Fault): void {
+    const key = `${fault.kind}:${fault.code}`;
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.#events.emit('misconfigured', { event: 'misconfigured', name: this.name, fault });
+    this.#log(`not retried: ${fault.code} (${fault.kind}): ${fault.hint}`);
+  }
+
+  #log(line: string): void {
+    const log = this.#options.log;
+    if (log === undefined) return;
+    try {
+      log(`holdfast otlp '${this.name}': ${redactText(line)}`);
+    } catch {
+      // A broken logger must not break delivery.
+    }
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** True when the queue emptied and nothing is in flight before `timeoutMs`. */
+  #whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight === 0 && this.#queue.length === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      this.#idleWaiters.push(wake);
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#state = 'shutting-down';
+    const drained = await this.#whenIdle(this.#options.shutdownTimeoutMs);
+    if (!drained) {
+      this.#queue.clear('closed');
+      this.#closing.abort(new Error(`exporter '${this.name}' shut down`));
+      // The aborted deliveries settle at once (core's retry stops sleeping on abort).
+      await this.#whenIdle(1_000);
+    }
+    this.#state = 'shut-down';
+    this.#breaker?.close();
+    await settle(this.#inner.shutdown());
+  }
+}
+
+async function settle(promise: Promise<void> | undefined): Promise<void> {
+  try {
+    await promise;
+  } catch {
+    // The wrapped exporter's flush/shutdown failure is not the app's problem; what was lost is already counted.
+  }
+}
+
+/**
+ * Wraps any OTel `SpanExporter`, `PushMetricExporter` or `LogRecordExporter`.
+ * The result is an exporter of the same kind (metric aggregation selectors
+ * pass through) with `stats()` and events.
+ */
+export function resilientExporter<E extends BatchExporter<BatchOf<E>>>(
+  exporter: E,
+  options?: ResilientExporterOptions,
+  faultContext?: OtlpFaultContext,
+): ResilientExporter<BatchOf<E>> & MetricSelectorsOf<E> {
+  const wrapper = new ResilientExporter<BatchOf<E>>(exporter, options, faultContext);
+  const inner = exporter as Partial<Record<'selectAggregationTemporality' | 'selectAggregation', unknown>>;
+  for (const key of ['selectAggregationTemporality', 'selectAggregation'] as const) {
+    const select = inner[key];
+    if (typeof select === 'function') {
+      Object.defineProperty(wrapper, key, { value: (select as (...args: unknown[]) => unknown).bind(exporter), enumerable: false });
+    }
+  }
+  return wrapper as ResilientExporter<BatchOf<E>> & MetricSelectorsOf<E>;
+}
