@@ -29,7 +29,11 @@ export type FaultContextSource = FaultContext | ((error: unknown, attempt: numbe
 
 /** Options of one call; given to `retry()` or to `RetryPolicy.execute()`, where they add to the policy's. */
 export interface RetryCallOptions {
-  /** The caller's cancellation: aborts the running attempt and any sleep; never retried. */
+  /**
+   * The caller's cancellation: ends any sleep at once and is never retried.
+   * A running attempt gets it as `info.signal` and must honour it; with
+   * `attemptTimeoutMs` or a deadline the call also stops waiting for it at once.
+   */
   readonly signal?: AbortSignal;
   /** Each attempt is abandoned (its signal aborted) after this long, and counts as a `timeout` fault. */
   readonly attemptTimeoutMs?: number;
