@@ -1,7 +1,8 @@
 /**
  * @holdfast/net beside raw `net`, in one run:
  * - throughput: 64-byte messages, as fast as backpressure allows, to a sink
- *   server in another process (msgs/s, MB/s, ratio to raw; alternating rounds, medians);
+ *   server in another process, and from a source (msgs/s, MB/s, ratio to raw
+ *   net with the same framing written by hand; alternating rounds, medians);
  * - recovery: time from the server listening again to the first queued message
  *   arriving, over many restarts (p50/p99 beside the first backoff step);
  * - memory: heap and RSS per idle connection.
@@ -15,14 +16,26 @@ import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 
-// Answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
-// is one chunk in raw mode, one line in 'lines' and one 1-byte frame in 'length-prefixed'. Idle connections are simply kept.
+// Sink: answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
+// is one chunk in raw mode, one line in 'lines' and one 1-byte frame in 'length-prefixed'.
+// Source: a connection whose first message is "SEND <raw|lines|prefix> <count>" gets count 64-byte messages.
+// Idle connections are simply kept.
 const SINK_SERVER = `
 const net = require('node:net');
+const body = Buffer.from('a'.repeat(63) + '\\n');
+const frame = { raw: body, lines: body, prefix: Buffer.concat([Buffer.from([0, 0, 0, 64]), body]) };
 const server = net.createServer((s) => {
   s.setNoDelay(true);
   s.on('error', () => {});
-  s.on('data', (chunk) => { if (chunk.includes(0x5a)) s.write(Buffer.from([0, 0, 0, 1, 0x0a])); });
+  const sink = (chunk) => { if (chunk.includes(0x5a)) s.write(Buffer.from([0, 0, 0, 1, 0x0a])); };
+  s.once('data', (chunk) => {
+    const m = /^SEND (raw|lines|prefix) (\\d+)/.exec((chunk[0] === 0 ? chunk.subarray(4) : chunk).toString());
+    if (m === null) { sink(chunk); s.on('data', sink); return; }
+    const batch = Buffer.concat(Array(1024).fill(frame[m[1]]));
+    let left = Math.ceil(Number(m[2]) / 1024);
+    const pump = () => { while (left > 0) { left--; if (!s.write(batch)) { s.once('drain', pump); return; } } };
+    pump();
+  });
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
 process.stdin.on('end', () => process.exit(0));
@@ -45,6 +58,12 @@ const stopSink = (child: ChildProcess): Promise<void> =>
   });
 
 const MESSAGE_BYTES = 64;
+
+/** This process's CPU time (user + system) in microseconds: what the client side costs, less sensitive than wall time to other work on the machine. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
 const BODY = 'a'.repeat(MESSAGE_BYTES - 1);
 
 type Contender = 'raw net' | 'holdfast raw' | 'raw net + lines' | 'holdfast lines' | 'raw net + prefix' | 'holdfast length-prefixed';
@@ -151,9 +170,12 @@ async function throughput(opts: BenchOptions): Promise<void> {
     await pump(w, Math.min(count, 20_000));
     await w.close();
   }
+  const cpu = Object.fromEntries(contenders.map((n) => [n, [] as number[]])) as Record<Contender, number[]>;
   const results = await alternate(contenders, rounds, async (name) => {
     const w = await make(name);
+    const cpuBefore = cpuMicros();
     const ms = await pump(w, count);
+    cpu[name].push(((cpuMicros() - cpuBefore) * 1000) / count);
     await w.close();
     return (count / ms) * 1000;
   });
@@ -168,10 +190,132 @@ async function throughput(opts: BenchOptions): Promise<void> {
   };
   console.log(`\nthroughput: ${fmt(count)} messages of ${MESSAGE_BYTES} bytes to a sink in another process, median of ${rounds} alternating rounds`);
   printTable(
-    ['contender', 'messages/s', 'MB/s', 'ratio to raw'],
+    ['contender', 'messages/s', 'MB/s', 'ratio to raw', 'client CPU ns/msg', 'CPU ratio to raw'],
     contenders.map((name) => {
       const perSecond = median(results[name]);
-      return [name, fmt(perSecond), fmt((perSecond * MESSAGE_BYTES) / 1e6, 1), fmt(perSecond / median(results[peerOf[name]]), 3)];
+      const peer = peerOf[name];
+      return [
+        name,
+        fmt(perSecond),
+        fmt((perSecond * MESSAGE_BYTES) / 1e6, 1),
+        fmt(perSecond / median(results[peer]), 3),
+        fmt(median(cpu[name])),
+        fmt(median(cpu[name]) / median(cpu[peer]), 3),
+      ];
+    }),
+  );
+}
+
+type InboundContender = 'raw net' | 'holdfast raw' | 'raw net + line splitter' | 'holdfast lines' | 'raw net + prefix parser' | 'holdfast length-prefixed';
+
+/** Receives `count` messages from the source; resolves with the elapsed ms. */
+async function receive(port: number, name: InboundContender, count: number): Promise<number> {
+  const framing = name.includes('lines') || name.includes('line splitter') ? 'lines' : name.includes('prefix') ? 'prefix' : 'raw';
+  if (name.startsWith('holdfast')) {
+    const socket = new ReconnectingSocket({ host: '127.0.0.1', port, framing: framing === 'prefix' ? 'length-prefixed' : framing });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const start = performance.now();
+    await new Promise<void>((resolve) => {
+      let got = 0;
+      if (framing === 'raw') {
+        socket.on('data', (chunk) => {
+          got += chunk.length;
+          if (got >= count * MESSAGE_BYTES) resolve();
+        });
+      } else {
+        socket.on('message', () => {
+          if (++got === count) resolve();
+        });
+      }
+      socket.send(`SEND ${framing} ${count}`);
+    });
+    const ms = performance.now() - start;
+    await socket.close();
+    return ms;
+  }
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    let got = 0;
+    let pending: Buffer | undefined;
+    // The application's handler for one message, as holdfast's 'message' listener gets it.
+    const onMessage = (message: Buffer): void => {
+      if (message.length >= 0) got++;
+    };
+    // What an application without holdfast writes: keep the tail of a chunk, split on the delimiter or the length.
+    const onData =
+      framing === 'raw'
+        ? (chunk: Buffer): void => {
+            got += chunk.length;
+            if (got >= count * MESSAGE_BYTES) resolve();
+          }
+        : framing === 'lines'
+          ? (chunk: Buffer): void => {
+              const data = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+              let start = 0;
+              let end = data.indexOf(10, start);
+              while (end !== -1) {
+                onMessage(data.subarray(start, end));
+                start = end + 1;
+                end = data.indexOf(10, start);
+              }
+              pending = start < data.length ? data.subarray(start) : undefined;
+              if (got >= count) resolve();
+            }
+          : (chunk: Buffer): void => {
+              const data = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+              let offset = 0;
+              while (data.length - offset >= 4) {
+                const end = offset + 4 + data.readUInt32BE(offset);
+                if (end > data.length) break;
+                onMessage(data.subarray(offset + 4, end));
+                offset = end;
+              }
+              pending = offset < data.length ? data.subarray(offset) : undefined;
+              if (got >= count) resolve();
+            };
+    socket.on('data', onData);
+    socket.write(framing === 'prefix' ? Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from(`SEND prefix ${count}`)]) : `SEND ${framing} ${count}\n`);
+  });
+  const ms = performance.now() - start;
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve());
+    socket.destroy();
+  });
+  return ms;
+}
+
+async function inbound(opts: BenchOptions): Promise<void> {
+  const { port, child } = await startSink();
+  const count = opts.smoke ? 2048 : 1024 * 1024;
+  const rounds = opts.smoke ? 1 : 7;
+  const contenders: InboundContender[] = ['raw net', 'holdfast raw', 'raw net + line splitter', 'holdfast lines', 'raw net + prefix parser', 'holdfast length-prefixed'];
+  for (const name of contenders) await receive(port, name, 1024 * 8);
+  const cpu = Object.fromEntries(contenders.map((n) => [n, [] as number[]])) as Record<InboundContender, number[]>;
+  const results = await alternate(contenders, rounds, async (name) => {
+    const cpuBefore = cpuMicros();
+    const ms = await receive(port, name, count);
+    cpu[name].push(((cpuMicros() - cpuBefore) * 1000) / count);
+    return (count / ms) * 1000;
+  });
+  await stopSink(child);
+  const peerOf = (name: InboundContender): InboundContender =>
+    name === 'holdfast raw' ? 'raw net' : name === 'holdfast lines' ? 'raw net + line splitter' : name === 'holdfast length-prefixed' ? 'raw net + prefix parser' : name;
+  console.log(`\nreceive throughput: ${fmt(count)} messages of ${MESSAGE_BYTES} bytes from a source in another process, median of ${rounds} alternating rounds`);
+  printTable(
+    ['contender', 'messages/s', 'MB/s', 'ratio to raw', 'client CPU ns/msg', 'CPU ratio to raw'],
+    contenders.map((name) => {
+      const perSecond = median(results[name]);
+      const peer = peerOf(name);
+      return [
+        name,
+        fmt(perSecond),
+        fmt((perSecond * MESSAGE_BYTES) / 1e6, 1),
+        fmt(perSecond / median(results[peer]), 3),
+        fmt(median(cpu[name])),
+        fmt(median(cpu[name]) / median(cpu[peer]), 3),
+      ];
     }),
   );
 }
@@ -271,6 +415,7 @@ async function memory(opts: BenchOptions): Promise<void> {
 
 export default async function (opts: BenchOptions): Promise<void> {
   await throughput(opts);
+  await inbound(opts);
   await recovery(opts);
   await memory(opts);
 }

@@ -49,22 +49,18 @@ export class Connection {
   /** Messages (writes, in raw mode) handed to this socket in all. */
   writtenMessages = 0;
   writtenBytes = 0;
-  /** Frames (chunks, in raw mode) received. */
-  received = 0;
 
   readonly #handlers: ConnectionHandlers;
   readonly #decoder: FrameDecoder | undefined;
-  readonly #closedSignal = new AbortController();
+  // Made only when asked for (onConnect): an idle connection should cost little more than its socket.
+  #closedSignal: AbortController | undefined;
   #heartbeat: Heartbeat | undefined;
   #waiters: Waiter[] = [];
 
   private constructor(socket: net.Socket, config: ConnectionConfig, handlers: ConnectionHandlers) {
     this.socket = socket;
     this.#handlers = handlers;
-    const deliver = (payload: Buffer): void => {
-      this.received++;
-      handlers.inbound(this, payload);
-    };
+    const deliver = (payload: Buffer): void => handlers.inbound(this, payload);
     this.#decoder = config.framing === 'raw' ? undefined : createDecoder(config.framing, deliver, config.maxMessageBytes);
     const decoder = this.#decoder;
     socket.on('data', (chunk: Buffer) => {
@@ -132,6 +128,10 @@ export class Connection {
 
   /** Aborted when the socket closes: for the onConnect hook. */
   get signal(): AbortSignal {
+    if (this.#closedSignal === undefined) {
+      this.#closedSignal = new AbortController();
+      if (this.closed) this.#closedSignal.abort(this.#closedError());
+    }
     return this.#closedSignal.signal;
   }
 
@@ -221,7 +221,7 @@ export class Connection {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(this.#closedError());
-    this.#closedSignal.abort(this.#closedError());
+    this.#closedSignal?.abort(this.#closedError());
     this.#handlers.close(this);
   }
 }

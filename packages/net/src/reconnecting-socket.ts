@@ -338,6 +338,10 @@ export class ReconnectingSocket {
       await new Promise<void>((resolve, reject) => {
         // The hook may not watch the signal; a connection that dies under it fails the attempt at once.
         const onClosed = (): void => reject(connection.signal.reason as Error);
+        if (connection.signal.aborted) {
+          onClosed();
+          return;
+        }
         connection.signal.addEventListener('abort', onClosed, { once: true });
         Promise.resolve()
           .then(() => onConnect(context))
