@@ -41,6 +41,20 @@ describe('ReconnectingSocket against a real server', () => {
     await until(() => chunks.join('') === 'HELLO', 'the echo');
   });
 
+  it('IPv6 loopback: connects to ::1 and reconnects after the server resets', async () => {
+    const srv = await server({ framing: 'lines', host: '::1', onMessage: (m, reply) => reply(`v6 ${m.toString()}`) });
+    const socket = client({ host: '::1', port: srv.port, framing: 'lines' });
+    const messages: string[] = [];
+    socket.on('message', (m) => messages.push(m.toString()));
+    socket.send('a');
+    await until(() => messages.length === 1, 'the first answer');
+    srv.resetAll();
+    await until(() => !socket.connected, 'the disconnect');
+    socket.send('b');
+    await until(() => messages.length === 2, 'the second answer');
+    expect(messages).toEqual(['v6 a', 'v6 b']);
+  });
+
   it('lines: each send() arrives as one message, each answer line as one message event', async () => {
     const srv = await server({ framing: 'lines', onMessage: (m, reply) => reply(`ok ${m.toString()}`) });
     const socket = client({ host: '127.0.0.1', port: srv.port, framing: 'lines' });
@@ -141,6 +155,52 @@ describe('ReconnectingSocket against a real server', () => {
     expect(reconnecting).toEqual(['handshake refused', 'handshake refused']);
     // Each failed handshake's connection was closed, not leaked.
     await until(() => srv.connections.size === 1, 'one server-side connection');
+  });
+
+  it('a throwing listener, ackOf or isPong becomes a process warning; the connection carries on', async () => {
+    const srv = await server({ framing: 'lines', onMessage: (m, reply) => reply(`ACK ${m.toString()}`) });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const socket = client({
+        host: '127.0.0.1',
+        port: srv.port,
+        framing: 'lines',
+        confirm: {
+          sequenceOf: (m) => Number(m.toString()),
+          ackOf: (m) => {
+            if (m.toString() === 'ACK 2') throw new Error('ackOf bug');
+            return Number(m.toString().slice(4));
+          },
+        },
+        heartbeat: {
+          intervalMs: 10_000,
+          timeoutMs: 10_000,
+          ping: 'PING',
+          isPong: (m) => {
+            if (m.toString() === 'ACK 3') throw new Error('isPong bug');
+            return false;
+          },
+        },
+      });
+      const seen: string[] = [];
+      socket.on('message', () => {
+        throw new Error('listener bug');
+      });
+      socket.on('message', (m) => seen.push(m.toString()));
+      for (const m of ['1', '2', '3', '4']) socket.send(m);
+      await until(() => seen.length === 4, 'four answers');
+      await until(() => warnings.length >= 6, 'the warnings');
+      expect(seen).toEqual(['ACK 1', 'ACK 2', 'ACK 3', 'ACK 4']);
+      expect(socket.connected).toBe(true);
+      expect(socket.stats()).toMatchObject({ disconnects: 0, confirmed: 4, unconfirmed: 0 });
+      expect(warnings.filter((w) => w.includes('listener bug'))).toHaveLength(4);
+      expect(warnings.some((w) => w.includes('ackOf bug'))).toBe(true);
+      expect(warnings.some((w) => w.includes('isPong bug'))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('write() after close() is a drop event, not a throw', async () => {
