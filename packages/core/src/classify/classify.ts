@@ -135,6 +135,15 @@ function messageOf(node: object): string | undefined {
   return redactText(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message);
 }
 
+function elementAt(list: readonly unknown[], index: number): unknown {
+  try {
+    return list[index];
+  } catch {
+    // An array Proxy whose get trap throws.
+    return undefined;
+  }
+}
+
 /** What the walk over a cause chain has found so far. */
 class Walk {
   best: Rule | undefined;
@@ -173,7 +182,7 @@ class Walk {
     if (isArray(errors)) {
       const count = Math.min(errors.length, MAX_NODES);
       for (let i = 0; i < count; i++) {
-        const inner = readProp(errors, String(i));
+        const inner = elementAt(errors, i);
         if (typeof inner === 'object' && inner !== null) this.child(inner, depth + 1);
       }
     }
