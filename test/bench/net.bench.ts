@@ -380,7 +380,8 @@ async function memory(opts: BenchOptions): Promise<void> {
   const warm = new ReconnectingSocket({ host: '127.0.0.1', port, framing: 'lines', heartbeat: { intervalMs: 30_000, timeoutMs: 10_000, ping: 'PING' } });
   await new Promise((resolve) => warm.once('connect', resolve));
   await warm.close();
-  for (const kind of kinds) {
+  // Two passes: the first also pays for code and shapes created on first use; the second is reported.
+  for (const kind of [...kinds, ...kinds]) {
     collectGarbage();
     const before = process.memoryUsage();
     const closers: (() => Promise<void>)[] = [];
@@ -401,6 +402,7 @@ async function memory(opts: BenchOptions): Promise<void> {
     }
     collectGarbage();
     const after = process.memoryUsage();
+    if (rows.length >= kinds.length) rows.splice(rows.findIndex((r) => r.kind === kind), 1);
     rows.push({ kind, heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 });
     await Promise.all(closers.map((close) => close()));
   }
