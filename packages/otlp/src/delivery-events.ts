@@ -72,5 +72,7 @@ export interface ResilientExporterStats {
   /** Items lost, in total and by reason. */
   readonly dropped: Readonly<Record<DropReason, number>> & { readonly total: number };
   readonly breaker: 'open' | 'half-open' | 'closed';
+  /** Disk spool (`spoolDir`): items written and restored since start, files and bytes on disk now. */
+  readonly spool: { readonly written: number; readonly restored: number; readonly files: number; readonly bytes: number };
   readonly lastFault: Fault | undefined;
 }

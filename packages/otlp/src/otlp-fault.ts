@@ -1,4 +1,4 @@
-import { classify, redactText, type Fault, type FaultPhase } from '@holdfast/core';
+import { classify, parseRetryAfter, redactText, type Fault, type FaultPhase } from '@holdfast/core';
 
 /**
  * What the OTLP exporters report, read as a Fault. The OTel exporters wrap
@@ -84,7 +84,9 @@ export function classifyExportError(error: unknown, context: OtlpFaultContext = 
   // OTLPExporterError from the HTTP exporters: `code` is the HTTP status.
   if (read(error, 'name') === 'OTLPExporterError' && typeof code === 'number' && code >= 100) {
     const transient = code === 408 || code === 429 || code === 502 || code === 503 || code === 504;
-    return make('http-status', `HTTP_${code}`, 'response', transient, httpStatusHint(code), error, { status: code });
+    // OtlpHttpTransport keeps the Retry-After header on the error: the collector's pushback sets the next delay.
+    const retryAfterMs = parseRetryAfter(read(error, 'retryAfter'));
+    return make('http-status', `HTTP_${code}`, 'response', transient, httpStatusHint(code), error, { status: code, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   }
   if (message === 'Export failed with retryable status') {
     return make('http-status', 'HTTP_RETRYABLE', 'response', true, 'the collector answered 429/502/503/504 (overloaded or restarting); it is retried with backoff', error);
@@ -119,6 +121,11 @@ function classifyGrpc(error: unknown, status: number, details: string): Fault {
   }
   if (/wrong version number|SSL routines/i.test(details)) {
     return make('protocol', code, 'connect', false, TLS_TO_PLAIN_HINT, error);
+  }
+  // grpc-js reports a dead HTTP/2 session (a stalled connection it gave up on, a GOAWAY, a reset) as INTERNAL or
+  // CANCELLED with these details: the connection broke, the collector did not reject the batch.
+  if (/RST_STREAM|Session closed|GOAWAY|Connection dropped|ECONNRESET|EPIPE/i.test(details)) {
+    return make('connection-reset', code, 'unknown', true, 'the connection to the collector broke (HTTP/2 session closed or reset); the batch is retried and may arrive twice', error);
   }
   if (status === 14) {
     if (/ECONNREFUSED|No connection established|connect/i.test(details)) {

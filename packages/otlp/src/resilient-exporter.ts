@@ -19,13 +19,19 @@ import type {
   ResilientExporterEvents,
   ResilientExporterStats,
 } from './delivery-events.js';
+import { DiskSpool, type SpoolCodec } from './disk-spool.js';
 import { exportOnce } from './export-attempt.js';
 import type { BatchExporter, BatchOf, MetricSelectorsOf } from './exporter-shape.js';
 import { classifyExportError, type OtlpFaultContext } from './otlp-fault.js';
 import { resolveOptions, type ResilientExporterOptions, type ResolvedOptions } from './resilient-options.js';
 
 interface QueuedBatch<Batch> {
-  readonly batch: Batch;
+  /** The SDK's batch; undefined for one restored from the spool, which is only bytes. */
+  readonly batch: Batch | undefined;
+  /** The OTLP request bytes, once encoded for the spool. */
+  encoded: Uint8Array | undefined;
+  /** Its file in the spool, while it is kept there. */
+  spoolFile: string | undefined;
   readonly items: number;
   readonly bytes: number;
   readonly queuedAt: number;
@@ -34,6 +40,11 @@ interface QueuedBatch<Batch> {
 }
 
 const BUDGET_COOL_DOWN_MS = 1_000;
+
+/** What the factories know about the exporter they wrap: its protocol (for hints) and how to encode its batches (for the spool). */
+export interface ExporterContext<Batch> extends OtlpFaultContext {
+  readonly spool?: SpoolCodec<Batch>;
+}
 
 /** An export attempt failed; carries the OTLP-aware Fault so core's retry loop sees the same answer. */
 export class OtlpExportError extends HoldfastError {}
@@ -54,6 +65,8 @@ export class ResilientExporter<Batch> {
   readonly #queue: OutboundQueue<QueuedBatch<Batch>>;
   readonly #policy: RetryPolicy;
   readonly #breaker: CircuitBreaker | undefined;
+  readonly #codec: SpoolCodec<Batch> | undefined;
+  readonly #spool: DiskSpool | undefined;
   readonly #events = new TypedEvents<ResilientExporterEvents>({
     drop: 'drop',
     retry: 'otlp',
@@ -75,15 +88,24 @@ export class ResilientExporter<Batch> {
   #possibleDuplicates = 0;
   #queuedItems = 0;
   #lastFault: Fault | undefined;
+  #spoolWritten = 0;
+  #spoolRestored = 0;
   readonly #dropped: Record<DropReason, number> = { overflow: 0, 'too-large': 0, rejected: 0, expired: 0, shutdown: 0 };
 
-  constructor(exporter: BatchExporter<Batch>, options?: ResilientExporterOptions, faultContext: OtlpFaultContext = {}) {
+  constructor(exporter: BatchExporter<Batch>, options?: ResilientExporterOptions, context: ExporterContext<Batch> = {}) {
     if (typeof (exporter as Partial<BatchExporter<Batch>> | null)?.export !== 'function') {
       throw new TypeError('resilientExporter: the exporter must have export(batch, resultCallback) and shutdown()');
     }
     this.#inner = exporter;
     this.#options = resolveOptions(options);
-    this.#faultContext = faultContext;
+    this.#faultContext = { ...(context.protocol === undefined ? {} : { protocol: context.protocol }) };
+    this.#codec = context.spool;
+    if (this.#options.spoolDir !== undefined && this.#codec === undefined) {
+      throw new RangeError(
+        `resilientExporter: option 'spoolDir' needs an exporter that can encode its batches: one made by createTraceExporter, createMetricExporter or createLogExporter with protocol 'http/protobuf' or 'http/json', got ${context.protocol === undefined ? 'a wrapped exporter' : `protocol '${context.protocol}'`}`,
+      );
+    }
+    this.#spool = this.#options.spoolDir === undefined || this.#codec === undefined ? undefined : new DiskSpool(this.#options.spoolDir, this.#codec.kind, this.#options.maxSpoolBytes);
     this.name = this.#options.name;
     this.#queue = new OutboundQueue<QueuedBatch<Batch>>({
       name: this.name,
@@ -114,6 +136,20 @@ export class ResilientExporter<Batch> {
       });
       this.#breaker = breaker;
     }
+    this.#restoreSpool();
+  }
+
+  /** Batches a previous run left in the spool go first: they are the oldest telemetry. */
+  #restoreSpool(): void {
+    if (this.#spool === undefined) return;
+    for (const { file, items, encoded } of this.#spool.restore()) {
+      const entry: QueuedBatch<Batch> = { batch: undefined, encoded, spoolFile: file, items, bytes: encoded.byteLength, queuedAt: Date.now(), lastFault: undefined };
+      this.#spoolRestored += items;
+      this.#queuedItems += items;
+      this.#queue.push(entry);
+    }
+    if (this.#spoolRestored > 0) this.#log(`restored ${this.#spoolRestored} items from the spool`);
+    this.#pump();
   }
 
   /** Queues the batch and calls back at once; never throws. */
@@ -153,6 +189,7 @@ export class ResilientExporter<Batch> {
       inFlight: this.#inFlight,
       dropped: { ...dropped, total: Object.values(dropped).reduce((a, b) => a + b, 0) },
       breaker: this.#breaker?.state ?? 'closed',
+      spool: { written: this.#spoolWritten, restored: this.#spoolRestored, files: this.#spool?.files ?? 0, bytes: this.#spool?.bytes ?? 0 },
       lastFault: this.#lastFault,
     };
   }
@@ -170,7 +207,7 @@ export class ResilientExporter<Batch> {
     const { items, bytes } = measureBatch(batch);
     this.#acceptedBatches++;
     this.#acceptedItems += items;
-    const entry: QueuedBatch<Batch> = { batch, items, bytes, queuedAt: Date.now(), lastFault: undefined };
+    const entry: QueuedBatch<Batch> = { batch, encoded: undefined, spoolFile: undefined, items, bytes, queuedAt: Date.now(), lastFault: undefined };
     if (this.#state !== 'running') {
       this.#drop(entry, 'shutdown');
       return { code: ExportResultCode.FAILED, error: new Error(`exporter '${this.name}' is shut down; the batch was dropped`) };
@@ -208,6 +245,7 @@ export class ResilientExporter<Batch> {
         }
       }
       this.#exported += entry.items;
+      if (entry.spoolFile !== undefined) this.#spool?.remove(entry.spoolFile);
       this.#events.emit('delivered', { event: 'delivered', name: this.name, items: entry.items, attempts });
     } catch (error) {
       const reason: DropReason = this.#closing.signal.aborted
@@ -243,7 +281,7 @@ export class ResilientExporter<Batch> {
           if (attempt > 1) this.#beforeRetry(entry, attempt);
           entry.lastFault = undefined;
           try {
-            await (this.#breaker === undefined ? exportOnce(this.#inner, entry.batch) : this.#breaker.execute(() => exportOnce(this.#inner, entry.batch)));
+            await (this.#breaker === undefined ? this.#attempt(entry) : this.#breaker.execute(() => this.#attempt(entry)));
           } catch (error) {
             // The breaker's fail-fast is already a Fault (circuit-open, with the wait until the next probe).
             if (error instanceof HoldfastError && error.fault.kind === 'circuit-open') {
@@ -265,7 +303,31 @@ export class ResilientExporter<Batch> {
       );
   }
 
+  #attempt(entry: QueuedBatch<Batch>): Promise<void> {
+    if (entry.batch === undefined) return (this.#codec as SpoolCodec<Batch>).send(entry.encoded as Uint8Array);
+    return exportOnce(this.#inner, entry.batch);
+  }
+
+  /** Keeps the batch on disk; false when it could not be (spool full, disk error, batch not encodable). */
+  #keep(entry: QueuedBatch<Batch>): boolean {
+    if (this.#spool === undefined || this.#codec === undefined) return false;
+    if (entry.spoolFile !== undefined) return true;
+    try {
+      entry.encoded ??= entry.batch === undefined ? undefined : this.#codec.serialize(entry.batch);
+      if (entry.encoded === undefined) return false;
+      entry.spoolFile = this.#spool.write(entry.encoded, entry.items);
+    } catch (error) {
+      this.#log(`could not write to the spool: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    if (entry.spoolFile === undefined) return false;
+    this.#spoolWritten += entry.items;
+    return true;
+  }
+
   #beforeRetry(entry: QueuedBatch<Batch>, attempt: number): void {
+    // Once a batch failed, a crash or restart must not lose it: it goes to disk until delivered.
+    if (attempt === 2) this.#keep(entry);
     // An abandoned attempt (timeout) or one that failed after connecting may have been applied by the collector.
     const possibleDuplicate = entry.lastFault === undefined || entry.lastFault.phase !== 'connect';
     this.#retried += entry.items;
@@ -278,6 +340,11 @@ export class ResilientExporter<Batch> {
   }
 
   #drop(entry: QueuedBatch<Batch>, reason: DropReason, fault?: Fault): void {
+    if (reason === 'shutdown' && this.#keep(entry)) {
+      this.#log(`kept ${entry.items} undelivered items in the spool for the next run`);
+      return;
+    }
+    if (entry.spoolFile !== undefined) this.#spool?.remove(entry.spoolFile);
     this.#dropped[reason] += entry.items;
     this.#events.emit('drop', { event: 'drop', name: this.name, reason, items: entry.items, ...(fault === undefined ? {} : { fault }) });
     this.#log(`dropped ${entry.items} items (${reason})${fault === undefined ? '' : `: ${fault.code}: ${fault.hint}`}`);
@@ -355,9 +422,9 @@ async function settle(promise: Promise<void> | undefined): Promise<void> {
 export function resilientExporter<E extends BatchExporter<BatchOf<E>>>(
   exporter: E,
   options?: ResilientExporterOptions,
-  faultContext?: OtlpFaultContext,
+  context?: ExporterContext<BatchOf<E>>,
 ): ResilientExporter<BatchOf<E>> & MetricSelectorsOf<E> {
-  const wrapper = new ResilientExporter<BatchOf<E>>(exporter, options, faultContext);
+  const wrapper = new ResilientExporter<BatchOf<E>>(exporter, options, context);
   const inner = exporter as Partial<Record<'selectAggregationTemporality' | 'selectAggregation', unknown>>;
   for (const key of ['selectAggregationTemporality', 'selectAggregation'] as const) {
     const select = inner[key];

@@ -32,6 +32,17 @@ export interface ResilientExporterOptions {
   /** `shutdown()` delivers what it can for at most this long, then drops the rest with events. Default 5 000 ms. */
   readonly shutdownTimeoutMs?: number;
   /**
+   * Directory where batches that could not be delivered are kept, so they
+   * survive an app restart: a batch is written when its first attempt fails
+   * and removed once delivered; what shutdown() could not deliver stays there;
+   * a new exporter with the same directory sends it first. One process per
+   * directory. Needs an exporter made by the create*Exporter factories with an
+   * HTTP protocol (they can encode a batch to OTLP bytes). Default: none.
+   */
+  readonly spoolDir?: string;
+  /** Most bytes kept in `spoolDir`; past it, batches stay in memory only. Default 256 MiB. */
+  readonly maxSpoolBytes?: number;
+  /**
    * A debug line per retry, drop, breaker change and misconfiguration, with
    * secrets redacted: `true` writes to stderr, a function receives the lines.
    * Default: on when `OTEL_LOG_LEVEL` is `debug`, `verbose` or `all`.
@@ -53,6 +64,8 @@ export interface ResolvedOptions {
   readonly flushTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly log: ((line: string) => void) | undefined;
+  readonly spoolDir: string | undefined;
+  readonly maxSpoolBytes: number;
 }
 
 function check(option: string, value: unknown, ok: boolean, accepted: string): void {
@@ -80,6 +93,8 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     breaker = {},
     flushTimeoutMs = 10_000,
     shutdownTimeoutMs = 5_000,
+    spoolDir,
+    maxSpoolBytes = 256 * 1024 * 1024,
     debug = DEBUG_LEVELS.has((process.env.OTEL_LOG_LEVEL ?? '').toLowerCase()),
   } = o;
   check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
@@ -94,6 +109,8 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
   check('breaker', breaker, breaker === false || (typeof breaker === 'object' && (breaker as unknown) !== null), 'breaker options (an object) or false');
   check('flushTimeoutMs', flushTimeoutMs, isMs(flushTimeoutMs, 0), 'a finite number >= 0');
   check('shutdownTimeoutMs', shutdownTimeoutMs, isMs(shutdownTimeoutMs, 0), 'a finite number >= 0');
+  check('spoolDir', spoolDir, spoolDir === undefined || (typeof spoolDir === 'string' && spoolDir.length > 0), 'a directory path (a non-empty string)');
+  check('maxSpoolBytes', maxSpoolBytes, isMs(maxSpoolBytes, 1), 'a finite number >= 1');
   check('debug', debug, typeof debug === 'boolean' || typeof debug === 'function', 'a boolean or a function receiving lines');
   const log = typeof debug === 'function' ? debug : debug ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
   return {
@@ -113,5 +130,7 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     flushTimeoutMs,
     shutdownTimeoutMs,
     log,
+    spoolDir,
+    maxSpoolBytes,
   };
 }
