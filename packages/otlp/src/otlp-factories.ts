@@ -71,6 +71,13 @@ function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: Ot
   return { ...options, name: options.name ?? `${signal} ${connection.protocol}` };
 }
 
+/** Checked before a gRPC channel exists, so a refused option leaves nothing open. */
+function refuseGrpcSpool(options: OtlpExporterOptions): void {
+  if (options.spoolDir !== undefined) {
+    throw new RangeError(`resilientExporter: option 'spoolDir' needs protocol 'http/protobuf' or 'http/json' (the spool keeps OTLP/HTTP request bytes), got protocol 'grpc'`);
+  }
+}
+
 type Spans = BatchOf<GrpcTraceExporter>;
 type Metrics = BatchOf<GrpcMetricExporter>;
 type Logs = BatchOf<GrpcLogExporter>;
@@ -92,6 +99,7 @@ export function createTraceExporter(options: OtlpExporterOptions = {}): Resilien
   const connection = resolveOtlpConnection('traces', options);
   const context = { protocol: connection.protocol };
   if (connection.protocol === 'grpc') {
+    refuseGrpcSpool(options);
     return resilientExporter(new GrpcTraceExporter(grpcConfig(connection)), wrapOptions('traces', connection, options), context);
   }
   const serializer = connection.protocol === 'http/json' ? JsonTraceSerializer : ProtobufTraceSerializer;
@@ -105,6 +113,7 @@ export function createMetricExporter(options: OtlpExporterOptions = {}): Resilie
   const connection = resolveOtlpConnection('metrics', options);
   const context = { protocol: connection.protocol };
   if (connection.protocol === 'grpc') {
+    refuseGrpcSpool(options);
     return resilientExporter(new GrpcMetricExporter(grpcConfig(connection)), wrapOptions('metrics', connection, options), context);
   }
   const serializer = connection.protocol === 'http/json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
@@ -119,6 +128,7 @@ export function createLogExporter(options: OtlpExporterOptions = {}): ResilientE
   const connection = resolveOtlpConnection('logs', options);
   const context = { protocol: connection.protocol };
   if (connection.protocol === 'grpc') {
+    refuseGrpcSpool(options);
     return resilientExporter(new GrpcLogExporter(grpcConfig(connection)), wrapOptions('logs', connection, options), context);
   }
   const serializer = connection.protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer;
