@@ -88,7 +88,8 @@ describe('through the chaos proxy', () => {
     let wireRepeats = 0;
     let sinceReset = 0;
     let proxyResets = 0;
-    let proxy: ChaosProxy | undefined;
+    // Filled in once the proxy exists; the server's handler needs it to reset connections.
+    const holder: { proxy?: ChaosProxy } = {};
     const behind = await serverBehindProxy({
       framing: 'length-prefixed',
       onMessage: (m, reply) => {
@@ -106,13 +107,14 @@ describe('through the chaos proxy', () => {
           accepted.push(seq);
           reply(`ACK ${highest}`);
         }
-        if (++sinceReset >= 11 + (proxyResets % 4) * 7 && proxyResets < 100 && proxy !== undefined) {
+        if (++sinceReset >= 11 + (proxyResets % 4) * 7 && proxyResets < 100 && holder.proxy !== undefined) {
           sinceReset = 0;
-          proxyResets += proxy.resetAll() > 0 ? 1 : 0;
+          proxyResets += holder.proxy.resetAll() > 0 ? 1 : 0;
         }
       },
     });
-    proxy = behind.proxy;
+    const { proxy } = behind;
+    holder.proxy = proxy;
     // Bytes held in the proxy for a moment are lost when it resets: some messages are always in flight.
     proxy.addToxic({ type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 2 } });
     const socket = client({
