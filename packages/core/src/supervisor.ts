@@ -216,12 +216,17 @@ export class Supervisor<C> {
    * supervisor is open, and ignored when `connection` is given and is not the
    * current one (a late report about an older connection). The connection is
    * disposed, and a reconnect is scheduled or the supervisor gives up.
+   *
+   * `fault`, when given, is what happened as the transport already knows it
+   * (a WebSocket close code, a heartbeat timeout: things an error object
+   * cannot say): it is used as it is in the events, the schedule and
+   * `shouldReconnect`, and `error` is not classified.
    */
-  lost(error?: unknown, connection?: C): void {
+  lost(error?: unknown, connection?: C, fault?: Fault): void {
     if (this.#state !== 'open') return;
     if (connection !== undefined && connection !== this.#connection) return;
     const uptimeMs = performance.now() - this.#openedAt;
-    const fault = error === undefined ? CLOSED_FAULT : classify(error);
+    fault ??= error === undefined ? CLOSED_FAULT : classify(error);
     const dead = this.#connection as C;
     this.#connection = undefined;
     void this.#release(dead);

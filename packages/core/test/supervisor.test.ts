@@ -6,6 +6,7 @@ import {
   constant,
   exponential,
   type ConnectAttempt,
+  type Fault,
   type Schedule,
   type SupervisorEvents,
   type SupervisorOptions,
@@ -517,6 +518,48 @@ describe('Supervisor over real TCP', () => {
     expect(supervisor.state).toBe('waiting');
     expect(events.of('lost')[0]!.fault).toMatchObject({ kind: 'closed', transient: true });
     expect(events.of('lost')).toHaveLength(1);
+  });
+
+  it('lost() with a fault the transport already classified uses it as it is, in events, the schedule and shouldReconnect', async () => {
+    const server = track(await RestartableServer.start());
+    // What a WebSocket transport knows from a close frame and no error object could say.
+    const policyClose: Fault = {
+      kind: 'closed',
+      code: 'WS_1008',
+      phase: 'unknown',
+      transient: false,
+      hint: 'policy violation',
+      message: 'WebSocket closed with code 1008',
+    };
+    const asked: [Fault, number][] = [];
+    const scheduled: (Fault | undefined)[] = [];
+    const { supervisor } = tcpSupervisor(() => server.port, {
+      minUptimeMs: 0,
+      schedule: { description: 'records', next: ({ fault }) => (scheduled.push(fault), 60_000) },
+      shouldReconnect: (fault, attempt) => (asked.push([fault, attempt]), fault.transient),
+    });
+    track(supervisor);
+    const events = record(supervisor);
+    supervisor.start();
+    await next(supervisor, 'open');
+    const gaveUp = next(supervisor, 'give-up');
+    // The error alone would classify as a reset, which is transient and would reconnect.
+    supervisor.lost(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), supervisor.connection, policyClose);
+    expect(await gaveUp).toMatchObject({ reason: 'should-reconnect', fault: policyClose });
+    expect(events.of('lost')[0]!.fault).toBe(policyClose);
+    expect(asked).toEqual([[policyClose, 0]]);
+
+    const transientClose: Fault = { ...policyClose, code: 'WS_1012', transient: true, message: 'WebSocket closed with code 1012' };
+    const b = tcpSupervisor(() => server.port, {
+      schedule: { description: 'records', next: ({ fault }) => (scheduled.push(fault), 60_000) },
+    });
+    track(b.supervisor);
+    b.supervisor.start();
+    await next(b.supervisor, 'open');
+    const reconnecting = next(b.supervisor, 'reconnecting');
+    b.supervisor.lost(undefined, undefined, transientClose);
+    expect((await reconnecting).fault).toBe(transientClose);
+    expect(scheduled).toEqual([transientClose]);
   });
 
   it('shouldReconnect can give up on a fault; one that throws is reported and reconnecting goes on', async () => {
