@@ -199,9 +199,9 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   #readyState: number = CONNECTING;
   #binaryType: BinaryType = 'nodebuffer';
   #needDrain = false;
-  // The policy's verdict on the connection just lost, handed to the Supervisor's shouldReconnect.
-  #verdict: boolean | undefined;
-  #lossFault: Fault | undefined;
+  // Decided when the connection was lost (the 'disconnect' event says it), so that the Supervisor, asking about
+  // that same fault, gets the same answer and a custom shouldReconnect is not called twice for one loss.
+  #verdict: { readonly fault: Fault; readonly reconnect: boolean } | undefined;
   // The connection that close() closed, or (after a give-up) the last one lost: what the final 'close' reports.
   #lastClose: { code: number; reason: string; fault: Fault | undefined; unconfirmed: number } | undefined;
   #closeRequest: { code: number; reason: string } | undefined;
@@ -250,17 +250,13 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     });
     this.#supervisor.on('open', ({ attempt }) => this.#onOpen(attempt));
     this.#supervisor.on('reconnecting', ({ attempt, delayMs, fault }) => {
-      const cause = this.#lossFault ?? fault;
-      this.#lossFault = undefined;
       this.#readyState = CONNECTING;
-      this.#emit('reconnecting', { event: 'reconnecting', name: this.name, attempt, delayMs, fault: cause });
+      this.#emit('reconnecting', { event: 'reconnecting', name: this.name, attempt, delayMs, fault });
     });
     this.#supervisor.on('give-up', ({ attempts, fault }) => {
-      const cause = this.#lossFault ?? fault;
-      this.#lossFault = undefined;
-      this.#emit('give-up', { event: 'give-up', name: this.name, attempts, fault: cause });
-      this.#lastClose ??= { code: 1006, reason: '', fault: cause, unconfirmed: 0 };
-      this.#lastClose.fault ??= cause;
+      this.#emit('give-up', { event: 'give-up', name: this.name, attempts, fault });
+      this.#lastClose ??= { code: 1006, reason: '', fault, unconfirmed: 0 };
+      this.#lastClose.fault ??= fault;
     });
     this.#supervisor.on('closed', ({ reason }) => {
       if (reason === 'give-up') this.#finish('give-up');
@@ -355,8 +351,8 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       const highWaterMark = this.#options.highWaterMarkBytes;
       connection.sent++;
       // ws has no 'drain': a write callback tells when the buffer shrank. It is only paid for when this send
-      // can leave the buffer at the mark: data already waiting, or a message that is big on its own.
-      if (socket.bufferedAmount > 0 || this.#needDrain || maxByteLength(data) + 16 >= highWaterMark) socket.send(data, this.#checkDrain);
+      // can leave the buffer at the mark (16 bytes cover a frame header), or a 'drain' is already owed.
+      if (this.#needDrain || socket.bufferedAmount + maxByteLength(data) + 16 >= highWaterMark) socket.send(data, this.#checkDrain);
       else socket.send(data);
       if (socket.bufferedAmount < highWaterMark) return true;
       this.#needDrain = true;
@@ -541,15 +537,15 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     const fault = this.#faultOf(connection, code, reason);
     const unconfirmed = connection.sent - connection.confirmed;
     const willReconnect = this.#decide(fault, { attempt: 0, closeCode: code });
-    this.#verdict = willReconnect;
-    this.#lossFault = fault;
+    this.#verdict = { fault, reconnect: willReconnect };
     this.#readyState = willReconnect ? CONNECTING : CLOSING;
     // Reported here; a final 'close' after a give-up does not count these again.
     this.#lastClose = { code, reason, fault, unconfirmed: 0 };
     this.#unconfirmedTotal += unconfirmed;
     const uptimeMs = performance.now() - connection.openedAt;
     this.#emit('disconnect', { event: 'disconnect', name: this.name, code, reason, fault, unconfirmed, uptimeMs, willReconnect });
-    this.#supervisor.lost(connection.lastError ?? closeError(code, reason), connection);
+    // Our fault, not the Supervisor's reading of the error: only we know the close code or that the heartbeat timed out.
+    this.#supervisor.lost(connection.lastError ?? closeError(code, reason), connection, fault);
   }
 
   #faultOf(connection: Connection, code: number, reason: string): Fault {
@@ -579,7 +575,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   #shouldReconnect(fault: Fault, attempt: number): boolean {
     const verdict = this.#verdict;
     this.#verdict = undefined;
-    return verdict ?? this.#decide(fault, { attempt });
+    return verdict?.fault === fault ? verdict.reconnect : this.#decide(fault, { attempt });
   }
 
   #dispose(connection: Connection): Promise<void> | undefined {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type CloseEvent, type DisconnectEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type CloseEvent, type DisconnectEvent, type GiveUpEvent, type ReconnectingEvent } from '@holdfast/ws';
 import { startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
 
 let server: TestServer;
@@ -63,6 +63,39 @@ describe('close-code policy', () => {
     });
     expect(reconnected).toBe(true);
     expect(seen[0]).toEqual(['WS_4001', 4001]);
+  });
+
+  it("the fault of a loss is the same in 'disconnect', 'reconnecting' and 'give-up', and shouldReconnect is asked once per loss", async () => {
+    const asked: [string, number | undefined][] = [];
+    const socket = new ReconnectingWebSocket(server.url, {
+      schedule: constant(10),
+      minUptimeMs: 0,
+      shouldReconnect: (fault, context) => (asked.push([fault.code, context.closeCode]), context.closeCode === 1012),
+    });
+    const disconnects: DisconnectEvent[] = [];
+    const reconnecting: ReconnectingEvent[] = [];
+    const giveUps: GiveUpEvent[] = [];
+    socket.on('disconnect', (event) => disconnects.push(event));
+    socket.on('reconnecting', (event) => reconnecting.push(event));
+    socket.on('give-up', (event) => giveUps.push(event));
+    await new Promise((resolve) => socket.once('open', resolve));
+    for (const peer of server.clients) peer.close(1012, 'restarting');
+    await new Promise((resolve) => socket.once('open', resolve));
+    for (const peer of server.clients) peer.close(1008, 'forbidden');
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(disconnects.map((event) => [event.code, event.willReconnect])).toEqual([
+      [1012, true],
+      [1008, false],
+    ]);
+    // Close codes that an error object could not carry reach the Supervisor's events as they were classified here.
+    expect(reconnecting[0]!.fault).toBe(disconnects[0]!.fault);
+    expect(giveUps).toHaveLength(1);
+    expect(giveUps[0]!.fault).toBe(disconnects[1]!.fault);
+    expect(asked).toEqual([
+      ['WS_1012', 1012],
+      ['WS_1008', 1008],
+    ]);
+    await socket.close();
   });
 
   it('1009 from a server with a small maxPayload is a non-transient payload fault with a hint, not retried blindly', async () => {
