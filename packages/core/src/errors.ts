@@ -8,7 +8,8 @@ export type GiveUpReason =
   | 'deadline' // the next attempt could not finish before the overall deadline
   | 'budget-exhausted' // the shared RetryBudget refused a retry
   | 'breaker-open'
-  | 'should-retry'; // the caller's shouldRetry() said no
+  | 'should-retry' // the caller's shouldRetry() said no
+  | 'response-started'; // the response had begun reaching the caller, so the operation could not be repeated
 
 /** Base of every error holdfast raises; always carries the classified Fault. */
 export class HoldfastError extends Error {
@@ -101,5 +102,7 @@ function describeReason(reason: GiveUpReason): string {
       return 'the circuit breaker is open';
     case 'should-retry':
       return 'shouldRetry() declined';
+    case 'response-started':
+      return 'the response had already started reaching the caller, so the request was not repeated';
   }
 }
