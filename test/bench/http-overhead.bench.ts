@@ -2,7 +2,8 @@
  * What holdfast costs when nothing fails: keep-alive GETs on loopback, 64
  * connections and 64 requests in flight, against a server in another
  * process. Raw undici, the same Agent composed with holdfast's interceptor,
- * holdfast's client, and undici's own RetryAgent, in alternating rounds.
+ * holdfast's client, and undici's own RetryAgent, in alternating rounds; a
+ * do-nothing interceptor through `compose` shows what composing alone costs.
  * Goal: holdfast >= 0.97x raw undici's requests/s.
  */
 import { createHttpClient, retryInterceptor } from '../../packages/http/src/index.js';
@@ -44,6 +45,9 @@ export default async function (opts: BenchOptions): Promise<void> {
   const raw = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
   const composedBase = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
   const composed = composedBase.compose(retryInterceptor());
+  // What compose itself costs: it converts between undici's two handler formats on every request.
+  const passThroughBase = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+  const passThrough = passThroughBase.compose((dispatch) => (opts, handler) => dispatch(opts, handler));
   const retryAgentBase = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
   const retryAgent = new RetryAgent(retryAgentBase);
   const client = createHttpClient({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
@@ -57,6 +61,7 @@ export default async function (opts: BenchOptions): Promise<void> {
   };
   const senders = {
     'undici (raw)': viaDispatcher(raw),
+    'do-nothing compose interceptor': viaDispatcher(passThrough),
     'holdfast interceptor': viaDispatcher(composed),
     'holdfast client': async (url: string) => {
       const res = await client.request(url);
@@ -86,6 +91,6 @@ export default async function (opts: BenchOptions): Promise<void> {
   console.log(`${rounds} alternating rounds of ${durationMs} ms, ${CONNECTIONS} connections / in flight, server in a child process`);
 
   await client.close();
-  await Promise.all([raw.close(), composedBase.close(), retryAgent.close()]);
+  await Promise.all([raw.close(), composedBase.close(), passThroughBase.close(), retryAgent.close()]);
   await server.close();
 }

@@ -4,7 +4,9 @@ import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher 
 import { withHeader } from './header-bag.js';
 import { OriginGuards } from './origin-guards.js';
 import type { ResilientRequestOptions } from './request-options.js';
+import type { HttpRetryStats } from './origin-guards.js';
 import { createRetryInterceptor, type RetryInterceptor } from './retry-interceptor.js';
+import { RetryingDispatcher } from './retrying-dispatcher.js';
 import { resolveRetryOptions, type HttpRetryOptions } from './retry-interceptor-options.js';
 import { wrapFetchWith, type ResilientFetch, type ResilientRequestInit } from './wrap-fetch.js';
 
@@ -44,8 +46,10 @@ export interface HttpClient {
   request(url: string | URL, init?: HttpRequestInit): Promise<Dispatcher.ResponseData>;
   /** Like `fetch`, with a WHATWG `Response`. */
   readonly fetch: ResilientFetch;
-  /** The composed dispatcher, for undici code that takes one (`request(url, { dispatcher })`). */
+  /** The retrying dispatcher, for undici code that takes one (`request(url, { dispatcher })`). */
   readonly dispatcher: Dispatcher;
+  /** Counters over every origin (stale keep-alive connections). */
+  stats(): HttpRetryStats;
   /** Ends waiting retries, closes every pooled connection and releases every timer. */
   close(): Promise<void>;
 }
@@ -86,7 +90,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   });
   const guards = new OriginGuards(resolved);
   const interceptor: RetryInterceptor = createRetryInterceptor(guards);
-  const dispatcher = agent.compose(interceptor);
+  const dispatcher = new RetryingDispatcher(agent, interceptor);
   const plain: { dispatcher: Dispatcher } = { dispatcher };
   let closing: Promise<void> | undefined;
 
@@ -121,6 +125,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     request,
     fetch: wrapFetchWith(fetchThroughAgent, guards),
     dispatcher,
+    stats: () => guards.stats(),
     close() {
       closing ??= (async () => {
         interceptor.close();

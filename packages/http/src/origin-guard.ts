@@ -1,5 +1,5 @@
-import { CircuitBreaker, RetryBudget, RetryPolicy, type BreakerOptions } from '@holdfast/core';
-import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
+import { CircuitBreaker, RetryBudget, RetryPolicy, publish, type BreakerOptions, type Fault } from '@holdfast/core';
+import type { ResolvedRetryOptions, StaleConnectionEvent } from './retry-interceptor-options.js';
 
 /**
  * What one origin shares between all its requests: a retry policy (schedule,
@@ -18,7 +18,9 @@ export class OriginGuard {
   readonly budget: RetryBudget | undefined;
   readonly breaker: CircuitBreaker | undefined;
   readonly #watchMs: number;
+  readonly #onStaleConnection: ResolvedRetryOptions['onStaleConnection'];
   #watchUntil = 0;
+  #staleConnections = 0;
 
   constructor(origin: string, options: ResolvedRetryOptions) {
     this.origin = origin;
@@ -36,6 +38,26 @@ export class OriginGuard {
     // A short reset: an HTTP origin that restarts is usually back within a second, and one probe per second costs it nothing.
     this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, resetTimeoutMs: 1_000, ...breakerOptions });
     this.#watchMs = breakerOptions === false ? 0 : (breakerOptions.windowMs ?? 10_000);
+    this.#onStaleConnection = options.onStaleConnection;
+  }
+
+  /** Requests whose reused keep-alive connection died before any byte of the answer. */
+  get staleConnections(): number {
+    return this.#staleConnections;
+  }
+
+  /** Counts a stale keep-alive connection and tells the listeners. */
+  noteStaleConnection(method: string, fault: Fault, repeatable: boolean): void {
+    this.#staleConnections++;
+    const event: StaleConnectionEvent = { origin: this.origin, method, fault, repeatable };
+    publish('stale-connection', event);
+    if (this.#onStaleConnection === undefined) return;
+    try {
+      this.#onStaleConnection(event);
+    } catch (error) {
+      // A listener's bug must not break the request that reported it.
+      process.emitWarning(`a listener for holdfast event 'stale-connection' threw: ${String(error)}`, { type: 'HoldfastListenerWarning' });
+    }
   }
 
   /** True when requests must go through the breaker (it is not closed, or the origin failed recently). */

@@ -5,6 +5,7 @@ import {
   formatValue,
   honorRetryAfter,
   type BreakerOptions,
+  type Fault,
   type GiveUpEvent,
   type Listener,
   type RetryBudgetOptions,
@@ -32,6 +33,17 @@ export interface HttpRetryOptions {
   readonly onRetry?: Listener<RetryEvent & { readonly origin: string }>;
   /** Called when a request fails for good (also published on `holdfast:give-up`). */
   readonly onGiveUp?: Listener<GiveUpEvent & { readonly origin: string }>;
+  /** Called when a reused keep-alive connection dies before any byte of the answer (also published on `holdfast:stale-connection`). */
+  readonly onStaleConnection?: Listener<StaleConnectionEvent>;
+}
+
+/** A reused keep-alive connection died before any byte of the answer: most often the keep-alive race. */
+export interface StaleConnectionEvent {
+  readonly origin: string;
+  readonly method: string;
+  readonly fault: Fault;
+  /** The request may be repeated (idempotent, or carries an idempotency key), so it is retried; otherwise its outcome is unknown. */
+  readonly repeatable: boolean;
 }
 
 export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
@@ -46,6 +58,7 @@ export interface ResolvedRetryOptions {
   readonly deadlineMs: number | undefined;
   readonly onRetry: HttpRetryOptions['onRetry'];
   readonly onGiveUp: HttpRetryOptions['onGiveUp'];
+  readonly onStaleConnection: HttpRetryOptions['onStaleConnection'];
 }
 
 const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
@@ -58,6 +71,7 @@ const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
   deadlineMs: 'a number of milliseconds from 1 to 2147483647',
   onRetry: 'a function',
   onGiveUp: 'a function',
+  onStaleConnection: 'a function',
 };
 
 const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
@@ -70,6 +84,7 @@ const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
   deadlineMs: (v) => typeof v === 'number' && v > 0 && v <= 2_147_483_647,
   onRetry: (v) => typeof v === 'function',
   onGiveUp: (v) => typeof v === 'function',
+  onStaleConnection: (v) => typeof v === 'function',
 };
 
 /** Checks every option once, at construction; errors name the option, the value and what is accepted. */
@@ -107,5 +122,6 @@ export function resolveRetryOptions(where: string, options: unknown, extraKeys: 
     deadlineMs: o.deadlineMs,
     onRetry: o.onRetry,
     onGiveUp: o.onGiveUp,
+    onStaleConnection: o.onStaleConnection,
   };
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
+import { watchConnectionReuse } from './connection-reuse.js';
+import { speaksOnlyNewApi, type CoreHandler } from './core-handler.js';
 import { hasHeader, withHeader } from './header-bag.js';
+import { NewApiBridge } from './new-api-bridge.js';
 import type { OriginGuard } from './origin-guard.js';
-import { OriginGuards } from './origin-guards.js';
+import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
 import { resolveRetryOptions, type HttpRetryOptions, type ResolvedRetryOptions } from './retry-interceptor-options.js';
@@ -12,6 +15,8 @@ import { RetryingRequest, type ActiveRetries, type RequestPlan } from './retryin
 export interface RetryInterceptor extends Dispatcher.DispatcherComposeInterceptor {
   /** The per-origin budget and breaker (created on an origin's first request). */
   guard(origin: string): OriginGuard | undefined;
+  /** Counters over every origin. */
+  stats(): HttpRetryStats;
   /** Ends requests waiting between attempts (with `reason`) and releases every breaker. */
   close(reason?: Error): void;
 }
@@ -58,12 +63,16 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
   const active: ActiveRetries = new Set();
   let closedWith: Error | null = null;
 
+  watchConnectionReuse();
+
   const interceptor = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
-    function holdfastRetry(opts: ResilientDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    function holdfastRetry(opts: ResilientDispatchOptions, given: Dispatcher.DispatchHandler): boolean {
       // A tunnel or an upgrade is a connection, not a request: there is nothing to repeat.
-      if (opts.upgrade != null && opts.upgrade !== false) return dispatch(opts, handler);
+      if (opts.upgrade != null && opts.upgrade !== false) return dispatch(opts, given);
+      // undici's own handlers (request, stream, fetch, and compose's wrapper) take the core format as they are.
+      const handler: CoreHandler = speaksOnlyNewApi(given) ? new NewApiBridge(given) : given;
       if (closedWith !== null) {
-        handler.onResponseError?.(abortedController(closedWith), closedWith);
+        handler.onError?.(closedWith);
         return true;
       }
       const method = opts.method;
@@ -85,6 +94,7 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
 
   return Object.assign(interceptor, {
     guard: (origin: string) => guards.get(origin),
+    stats: () => guards.stats(),
     close(reason: Error = new Error('the HTTP client was closed')) {
       closedWith = reason;
       for (const request of [...active]) request.cancel(reason);
@@ -132,8 +142,4 @@ function planRequest(
     bodyFactory,
   };
   return { plan, opts: dispatchOpts };
-}
-
-function abortedController(reason: Error): Dispatcher.DispatchController {
-  return { aborted: true, paused: false, reason, abort() {}, pause() {}, resume() {} };
 }

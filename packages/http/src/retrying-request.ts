@@ -1,23 +1,26 @@
 /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- an attempt rejects with what undici or the caller gave, unchanged, for core to classify */
-import { BreakerOpenError, RetryError, classify, type FaultContext, type OperationDescriptor, type AttemptInfo } from '@holdfast/core';
-import type { Dispatcher } from 'undici';
+import type { Duplex } from 'node:stream';
+import { BreakerOpenError, RetryError, classify, type AttemptInfo, type FaultContext, type OperationDescriptor } from '@holdfast/core';
+import { errors, util, type Dispatcher } from 'undici';
+import { expectConnection, type ConnectionWatcher } from './connection-reuse.js';
+import type { CoreHandler } from './core-handler.js';
 import { HttpStatusError } from './http-status-error.js';
 import type { OriginGuard } from './origin-guard.js';
 import { STREAM_BODY_DETAIL } from './replayable-body.js';
 import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
 
-type Dispatch = Dispatcher.Dispatch;
-type Controller = Dispatcher.DispatchController;
-type Handler = Dispatcher.DispatchHandler;
-type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
+type Dispatch = (opts: Dispatcher.DispatchOptions, handler: CoreHandler) => boolean;
 
 /** A retryable status response is kept (to hand over if no retry follows) up to this size. */
 const MAX_KEPT_BODY = 64 * 1024;
 
+// Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2, QUERY from the safe-method draft).
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY']);
+
 interface KeptResponse {
   readonly statusCode: number;
-  readonly headers: Headers;
-  readonly statusMessage: string | undefined;
+  readonly rawHeaders: Buffer[];
+  readonly statusMessage: string;
   readonly chunks: Buffer[];
   size: number;
 }
@@ -36,43 +39,48 @@ export interface RequestPlan {
 /** Requests waiting between attempts; `close()` of a client ends them. */
 export type ActiveRetries = Set<RetryingRequest>;
 
+const resumeNothing = (): void => {};
+
 /**
- * One request through the retry interceptor. It is both the handler undici
- * calls for each attempt and the controller the caller's handler sees, so a
- * request that succeeds first time allocates nothing else. Until a response
- * is handed to the caller, a failed attempt can be replaced by another; from
- * then on the caller's handler gets exactly what undici gives.
+ * One request through the retry interceptor: the handler undici calls for
+ * each attempt, in the format undici's Client speaks natively, so a request
+ * that succeeds first time is passed through with no conversion and no
+ * allocation besides this object. Until a response is handed to the caller,
+ * a failed attempt can be replaced by another; from then on the caller's
+ * handler gets exactly what undici gives.
  *
  * The retry decision itself is core's: after the first failure the request
  * enters `RetryPolicy.execute()`, whose first "attempt" replays that failure,
  * so core classifies it, asks `retryVerdict`, sleeps per the schedule, spends
  * the origin's budget and stops at the deadline.
  */
-export class RetryingRequest implements Handler, Controller {
+export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   readonly #dispatch: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
-  readonly #handler: Handler;
+  readonly #handler: CoreHandler;
   readonly #guard: OriginGuard;
   readonly #options: ResolvedRetryOptions;
   readonly #plan: RequestPlan;
   readonly #active: ActiveRetries;
 
-  #controller: Controller | null = null;
+  #abortAttempt: ((reason?: Error) => void) | null = null;
+  #callerAbort: ((reason?: Error) => void) | null = null;
   #announced = false;
   #requestStarted = false;
+  #reusedConnection = false;
   #responded = false;
   #kept: KeptResponse | null = null;
+  #keptHeaders: Buffer[] | null = null;
   #attempt = 1;
   #settle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   #retryAbort: AbortController | null = null;
   #abortReason: Error | null = null;
-  #paused = false;
   #done = false;
 
   constructor(
     dispatch: Dispatch,
     opts: Dispatcher.DispatchOptions,
-    handler: Handler,
+    handler: CoreHandler,
     guard: OriginGuard,
     options: ResolvedRetryOptions,
     plan: RequestPlan,
@@ -95,64 +103,55 @@ export class RetryingRequest implements Handler, Controller {
     return this.#dispatch(this.#opts, this);
   }
 
-  // --- the controller the caller's handler holds ---
-
+  /** The caller aborted (or the client closed); read through a getter so a call in between is seen. */
   get aborted(): boolean {
     return this.#abortReason !== null;
   }
 
-  get paused(): boolean {
-    return this.#paused;
-  }
-
-  get reason(): Error | null {
-    return this.#abortReason;
-  }
-
+  /** Ends the request, whichever attempt it is in (the caller's abort, or the client closing). */
   abort(reason: Error): void {
     if (this.#done || this.#abortReason !== null) return;
     this.#abortReason = reason;
-    this.#controller?.abort(reason);
+    this.#abortAttempt?.(reason);
     this.#retryAbort?.abort(reason);
-  }
-
-  pause(): void {
-    this.#paused = true;
-    this.#controller?.pause();
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#controller?.resume();
   }
 
   // --- the handler undici calls for each attempt ---
 
-  onRequestStart(controller: Controller, context: unknown): void {
+  onConnect(abort: (reason?: Error) => void, context?: unknown): void {
     if (this.#done || this.#abortReason !== null) {
-      controller.abort(this.#abortReason ?? new Error('request already settled'));
+      abort(this.#abortReason ?? new errors.RequestAbortedError());
       return;
     }
-    this.#controller = controller;
+    this.#abortAttempt = abort;
     this.#requestStarted = true;
-    if (this.#paused) controller.pause();
     if (!this.#announced) {
       this.#announced = true;
-      this.#handler.onRequestStart?.(this, context);
+      // Created once per request, and only here: the caller aborts the request, not one attempt of it.
+      this.#callerAbort ??= (reason?: Error) => this.abort(reason ?? new errors.RequestAbortedError());
+      this.#handler.onConnect?.(this.#callerAbort, context);
+      if (this.aborted) return;
     }
+    expectConnection(this);
   }
 
-  onRequestUpgrade(_controller: Controller, statusCode: number, headers: Headers, socket: import('node:stream').Duplex): void {
+  connectionChosen(reused: boolean): void {
+    this.#reusedConnection = reused;
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     this.#responded = true;
-    this.#handler.onRequestUpgrade?.(this, statusCode, headers, socket);
+    this.#handler.onUpgrade?.(statusCode, rawHeaders, socket);
   }
 
-  onResponseStart(_controller: Controller, statusCode: number, headers: Headers, statusMessage?: string): void {
-    if (this.#done) return;
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
+    if (this.#done) return true;
+    // 1xx answers are informational: the final response is still to come.
+    if (statusCode < 200) return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusMessage) ?? true;
     if (this.#options.statusCodes.has(statusCode) && this.#options.attempts > 1 && this.#abortReason === null) {
       // Kept aside: if a retry follows the caller never sees it; if none does, it is handed over as it came.
-      this.#kept = { statusCode, headers, statusMessage, chunks: [], size: 0 };
-      return;
+      this.#kept = { statusCode, rawHeaders, statusMessage, chunks: [], size: 0 };
+      return true;
     }
     this.#responded = true;
     const settle = this.#settle;
@@ -162,34 +161,37 @@ export class RetryingRequest implements Handler, Controller {
     } else {
       this.#guard.budget?.recordRequest();
     }
-    this.#handler.onResponseStart?.(this, statusCode, headers, statusMessage);
+    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusMessage) ?? true;
   }
 
-  onResponseData(_controller: Controller, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     const kept = this.#kept;
     if (kept !== null) {
       if (kept.size + chunk.length <= MAX_KEPT_BODY) {
         kept.chunks.push(chunk);
         kept.size += chunk.length;
       }
-      return;
+      return true;
     }
-    if (!this.#done) this.#handler.onResponseData?.(this, chunk);
+    if (this.#done) return true;
+    return this.#handler.onData?.(chunk) ?? true;
   }
 
-  onResponseEnd(_controller: Controller, trailers: Headers): void {
+  onComplete(rawTrailers: Buffer[] | string[] | null): void {
     const kept = this.#kept;
     if (kept !== null) {
       this.#kept = null;
-      this.#attemptFailed(new HttpStatusError(kept.statusCode, kept.headers, kept.statusMessage, Buffer.concat(kept.chunks, kept.size)));
+      this.#keptHeaders = kept.rawHeaders;
+      const headers = util.parseHeaders(kept.rawHeaders);
+      this.#attemptFailed(new HttpStatusError(kept.statusCode, headers, kept.statusMessage, Buffer.concat(kept.chunks, kept.size)));
       return;
     }
     if (this.#done) return;
     this.#done = true;
-    this.#handler.onResponseEnd?.(this, trailers);
+    this.#handler.onComplete?.(rawTrailers);
   }
 
-  onResponseError(_controller: Controller, error: Error): void {
+  onError(error: Error): void {
     if (this.#done) return;
     if (this.#responded) {
       this.#deliverError(this.#abortReason ?? this.#afterResponseError(error));
@@ -206,6 +208,7 @@ export class RetryingRequest implements Handler, Controller {
       this.#deliverError(this.#abortReason);
       return;
     }
+    if (this.#reusedConnection && this.#requestStarted && !(error instanceof HttpStatusError)) this.#noteStaleConnection(error);
     const settle = this.#settle;
     if (settle !== null) {
       this.#settle = null;
@@ -213,6 +216,12 @@ export class RetryingRequest implements Handler, Controller {
       return;
     }
     this.#runRetries({ error });
+  }
+
+  /** A reused keep-alive connection died before any byte of the answer: counted and reported, whatever follows. */
+  #noteStaleConnection(error: unknown): void {
+    const fault = classify(error, { method: this.#opts.method, reusedConnection: true, bytesReceived: 0 });
+    if (fault.phase === 'idle') this.#guard.noteStaleConnection(this.#opts.method, fault, this.#mayRepeat());
   }
 
   /** Hands the request to core's retry loop; `first` is the failure of a first attempt already made. */
@@ -246,13 +255,14 @@ export class RetryingRequest implements Handler, Controller {
   #nextAttempt(info: AttemptInfo): Promise<void> {
     this.#attempt = info.attempt;
     this.#requestStarted = false;
-    this.#controller = null;
+    this.#reusedConnection = false;
+    this.#abortAttempt = null;
     this.#kept = null;
     const factory = this.#plan.bodyFactory;
     if (factory !== undefined && info.attempt > 1) (this.#opts as { body?: unknown }).body = factory();
     return new Promise<void>((resolve, reject) => {
       const signal = info.signal;
-      const onAbort = (): void => this.#controller?.abort(signal?.reason as Error);
+      const onAbort = (): void => this.#abortAttempt?.(signal?.reason as Error);
       this.#settle = {
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
@@ -277,13 +287,29 @@ export class RetryingRequest implements Handler, Controller {
     return !this.#plan.oneShotBody || this.#plan.bodyFactory !== undefined || !this.#requestStarted;
   }
 
+  /** Repeating the request is harmless: an idempotent method (or the caller says so), or a key the server deduplicates on. */
+  #mayRepeat(): boolean {
+    const { idempotent, descriptor } = this.#plan;
+    if (idempotent !== undefined) return idempotent;
+    return descriptor.idempotencyKey === true || IDEMPOTENT.has(this.#opts.method);
+  }
+
   #faultContext(error: unknown): FaultContext {
     const { idempotent } = this.#plan;
-    const base: { method: string; idempotent?: boolean; phase?: 'connect'; bytesReceived?: number } = { method: this.#opts.method };
+    const base: { method: string; idempotent?: boolean; phase?: 'connect'; bytesReceived?: number; reusedConnection?: boolean } = {
+      method: this.#opts.method,
+    };
     if (idempotent !== undefined) base.idempotent = idempotent;
-    // undici writes nothing before onRequestStart: an attempt that failed earlier never reached the server.
-    if (!this.#requestStarted && !(error instanceof HttpStatusError) && !(error instanceof BreakerOpenError)) base.phase = 'connect';
-    else if (!this.#responded && !(error instanceof HttpStatusError)) base.bytesReceived = 0;
+    if (error instanceof HttpStatusError || error instanceof BreakerOpenError) return base;
+    // undici writes nothing before onConnect: an attempt that failed earlier never reached the server.
+    if (!this.#requestStarted) base.phase = 'connect';
+    else if (!this.#responded) {
+      base.bytesReceived = 0;
+      // A reset on a reused connection before any answer is most likely the keep-alive race, but the
+      // server may have read the request first: it is the safe-to-repeat `idle` phase only for requests
+      // that may be repeated anyway (docs/decisions/0002-http-stale-connection-resets.md).
+      if (this.#reusedConnection && this.#mayRepeat()) base.reusedConnection = true;
+    }
     return base;
   }
 
@@ -313,33 +339,33 @@ export class RetryingRequest implements Handler, Controller {
   }
 
   #replay(response: HttpStatusError): void {
-    this.#done = true;
     const handler = this.#handler;
     if (!this.#announced) {
       this.#announced = true;
-      handler.onRequestStart?.(this, {});
+      this.#callerAbort ??= (reason?: Error) => this.abort(reason ?? new errors.RequestAbortedError());
+      handler.onConnect?.(this.#callerAbort, {});
+      if (this.aborted) {
+        this.#deliverError(this.#abortReason ?? new errors.RequestAbortedError());
+        return;
+      }
     }
-    handler.onResponseStart?.(this, response.statusCode, response.headers, response.statusMessage);
-    if (response.body.length > 0 && !this.#abortReason) handler.onResponseData?.(this, response.body);
-    if (!this.#abortReason) handler.onResponseEnd?.(this, {});
+    this.#done = true;
+    // The whole body is at hand, so a pause asked for by the caller has nothing to hold back.
+    handler.onHeaders?.(response.statusCode, this.#keptHeaders ?? [], resumeNothing, response.statusMessage ?? '');
+    if (response.body.length > 0 && this.#abortReason === null) handler.onData?.(response.body);
+    if (this.#abortReason === null) handler.onComplete?.([]);
   }
 
   /** A response already reached the caller: no retry is possible, but the error still says what happened. */
   #afterResponseError(error: Error): Error {
     const fault = classify(error, { method: this.#opts.method, phase: 'response' });
-    return new RetryError(
-      fault,
-      this.#attempt,
-      'should-retry',
-      error,
-      'the response had already started reaching the caller, so the request was not repeated',
-    );
+    return new RetryError(fault, this.#attempt, 'response-started', error);
   }
 
   #deliverError(error: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#handler.onResponseError?.(this, error);
+    this.#handler.onError?.(error);
   }
 
   /** Ends a request waiting for its next attempt (the client is closing). */
