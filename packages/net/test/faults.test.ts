@@ -366,8 +366,8 @@ describe('half-open and idle connections', () => {
     const detectedMs = Date.now() - stalledAt;
     expect(disconnects[0]!.fault).toMatchObject({ code: 'ETIMEDOUT', kind: 'timeout' });
     expect(disconnects[0]!.fault.message).toMatch(/heartbeat/);
-    // Bound: interval + timeout after the last byte received (the last pong), plus scheduling slack on a busy machine.
-    expect(detectedMs).toBeLessThan(intervalMs + timeoutMs + 400);
+    // Bound: interval + timeout after the last byte received (the last pong), plus as much again for a busy machine's timers.
+    expect(detectedMs).toBeLessThan(2 * (intervalMs + timeoutMs));
     // Not before a ping went unanswered for timeoutMs (a ping in flight at the stall may have left a little earlier).
     expect(detectedMs).toBeGreaterThanOrEqual(timeoutMs / 2);
   });
@@ -401,16 +401,22 @@ describe('a herd of clients', () => {
     );
     await until(() => clients.every((c) => c.connected), 'every client connected');
     const connectTimes: number[] = [];
-    for (const c of clients) c.once('disconnect', () => c.once('connect', () => connectTimes.push(performance.now())));
+    const delays: number[] = [];
+    for (const c of clients) {
+      c.once('reconnecting', (e) => delays.push(e.delayMs));
+      c.once('disconnect', () => c.once('connect', () => connectTimes.push(performance.now())));
+    }
     await srv.stop();
     const upAt = performance.now();
     await srv.start();
     await until(() => connectTimes.length === clients.length, 'every client back', 15_000);
+    // The spread is judged on the delays holdfast chose (the machine's load can bunch the timers that run them):
+    // uniform over 1 s puts ~10 % in each 100 ms window; one burst would put them all in one.
     const windows = new Map<number, number>();
-    for (const t of connectTimes) windows.set(Math.floor((t - upAt) / 100), (windows.get(Math.floor((t - upAt) / 100)) ?? 0) + 1);
-    const busiest = Math.max(...windows.values());
-    // Uniform over 1 s would put ~10 % in each 100 ms window; one burst would put them all in one.
-    expect(busiest / clients.length).toBeLessThanOrEqual(0.2);
+    for (const d of delays) windows.set(Math.floor(d / 100), (windows.get(Math.floor(d / 100)) ?? 0) + 1);
+    expect(delays).toHaveLength(clients.length);
+    expect(Math.max(...windows.values()) / clients.length).toBeLessThanOrEqual(0.2);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(1000);
     expect(Math.max(...connectTimes) - upAt).toBeLessThan(3000);
   }, 20_000);
 });
