@@ -176,7 +176,7 @@ export function resolveOptions(options: ReconnectingSocketOptions): ResolvedOpti
   let maxUnconfirmed = 0;
   if (confirm !== undefined) {
     check('confirm', confirm, isObject(confirm), '{ sequenceOf, ackOf, maxUnconfirmed? }');
-    check('confirm', framing, framing !== 'raw', "used with framing 'lines' or 'length-prefixed' (a raw stream has no message boundaries), with framing");
+    check('framing', framing, framing !== 'raw', "'lines' or 'length-prefixed' when confirm is set (a raw stream has no message boundaries)");
     check('confirm.sequenceOf', confirm.sequenceOf, typeof confirm.sequenceOf === 'function', 'a function');
     check('confirm.ackOf', confirm.ackOf, typeof confirm.ackOf === 'function', 'a function');
     maxUnconfirmed = confirm.maxUnconfirmed ?? 1024;
