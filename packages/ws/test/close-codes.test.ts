@@ -1,18 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
 import { ReconnectingWebSocket, type CloseEvent, type DisconnectEvent, type GiveUpEvent, type ReconnectingEvent } from '@holdfast/ws';
-import { startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
+import { startServer, waitFor, type TestServer } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
+
+failOnEscapes();
 
 let server: TestServer;
-let escapes: ReturnType<typeof trackEscapes>;
 beforeEach(async () => {
-  escapes = trackEscapes();
   server = await startServer();
 });
 afterEach(async () => {
   await server.stop();
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
 });
 
 /** Opens a client, makes the server close it with `code`, and reports what the client did next. */

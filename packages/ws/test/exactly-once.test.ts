@@ -1,16 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
 import { ReconnectingWebSocket, type DisconnectEvent, type DropEvent } from '@holdfast/ws';
-import { startServer, trackEscapes, waitFor } from './support/ws-server.js';
+import { startServer, waitFor } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
 
-let escapes: ReturnType<typeof trackEscapes>;
-beforeEach(() => {
-  escapes = trackEscapes();
-});
-afterEach(() => {
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
-});
+failOnEscapes();
 
 describe('delivery across 100 forced reconnects', () => {
   it('never duplicates, and loses nothing beyond what was reported dropped or unconfirmed at disconnect', async () => {

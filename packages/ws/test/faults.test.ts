@@ -1,16 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
+import type WebSocket from 'ws';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { constant } from '@holdfast/core';
 import { ReconnectingWebSocket, type DisconnectEvent } from '@holdfast/ws';
-import { startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
+import { startServer, waitFor, type TestServer } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
+
+failOnEscapes();
 
 let server: TestServer;
 let proxy: ChaosProxy;
-let escapes: ReturnType<typeof trackEscapes>;
 
 beforeEach(async () => {
-  escapes = trackEscapes();
   server = await startServer();
   proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: server.port } });
 });
@@ -18,8 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await proxy.close();
   await server.stop();
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
 });
 
 const viaProxy = (): string => `ws://127.0.0.1:${proxy.port}`;
@@ -27,12 +27,20 @@ const viaProxy = (): string => `ws://127.0.0.1:${proxy.port}`;
 describe('faults through the chaos proxy', () => {
   it('a half-open connection (timeout toxic: nothing passes) is detected within heartbeat interval + timeout', async () => {
     const heartbeat = { intervalMs: 300, timeoutMs: 300 };
-    const socket = new ReconnectingWebSocket(viaProxy(), { heartbeat, schedule: constant(20), minUptimeMs: 0 });
+    let raw: WebSocket | undefined;
+    const socket = new ReconnectingWebSocket(viaProxy(), {
+      heartbeat,
+      schedule: constant(20),
+      minUptimeMs: 0,
+      onOpen: ({ socket: opened }) => {
+        raw = opened;
+      },
+    });
     await new Promise((resolve) => socket.once('open', resolve));
     socket.send('confirmed');
     await waitFor(() => server.received.length === 1, 'the first message');
-    // Let a pong confirm it.
-    await new Promise((resolve) => setTimeout(resolve, heartbeat.intervalMs + 100));
+    // A pong confirms it (waited for, not timed: on a loaded machine the first ping can be late).
+    await new Promise((resolve) => raw!.once('pong', resolve));
 
     proxy.addToxic({ name: 'stall-up', type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
     proxy.addToxic({ name: 'stall-down', type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });

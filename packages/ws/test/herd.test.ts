@@ -1,17 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { ReconnectingWebSocket, DEFAULT_WS_SCHEDULE } from '@holdfast/ws';
 import { busiestWindow, seededRandom } from './support/seeded-random.js';
-import { startServer, trackEscapes, waitFor } from './support/ws-server.js';
+import { startServer, waitFor } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
 
-let escapes: ReturnType<typeof trackEscapes>;
-beforeEach(() => {
-  escapes = trackEscapes();
-});
-afterEach(() => {
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
-});
+failOnEscapes();
 
 /**
  * When does a client that lost its server at t=0 get back in, if the server

@@ -1,20 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
 import { ReconnectingWebSocket, type OpenEvent, type WebMessageEvent } from '@holdfast/ws';
-import { activeHandles, startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
+import { activeHandles, startServer, waitFor, type TestServer } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
+
+failOnEscapes();
 
 let server: TestServer;
-let escapes: ReturnType<typeof trackEscapes>;
 
 beforeEach(async () => {
-  escapes = trackEscapes();
   server = await startServer();
 });
 
 afterEach(async () => {
   await server.stop();
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
 });
 
 function nextEvent<T>(socket: ReconnectingWebSocket, name: 'open' | 'close' | 'disconnect'): Promise<T> {

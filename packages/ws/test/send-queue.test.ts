@@ -1,16 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { constant, QueueFullError } from '@holdfast/core';
 import { ReconnectingWebSocket, type DropEvent } from '@holdfast/ws';
-import { startServer, trackEscapes, waitFor } from './support/ws-server.js';
+import { startServer, waitFor } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
 
-let escapes: ReturnType<typeof trackEscapes>;
-beforeEach(() => {
-  escapes = trackEscapes();
-});
-afterEach(() => {
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
-});
+failOnEscapes();
 
 /** A port that refuses connections: a server started and stopped. */
 async function downServer() {

@@ -1,16 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
 import { ReconnectingWebSocket, type DisconnectEvent, type ReconnectingEvent } from '@holdfast/ws';
-import { startServer, trackEscapes, waitFor, type TestServer } from './support/ws-server.js';
+import { startServer, waitFor, type TestServer } from './support/ws-server.js';
+import { failOnEscapes } from './support/escapes.js';
 
-let escapes: ReturnType<typeof trackEscapes>;
-beforeEach(() => {
-  escapes = trackEscapes();
-});
-afterEach(() => {
-  escapes.stop();
-  expect(escapes.errors).toEqual([]);
-});
+failOnEscapes();
 
 describe('server restart', () => {
   it('reconnects after the server stops and starts again on the same port, and delivers what was sent meanwhile', async () => {

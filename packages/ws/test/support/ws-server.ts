@@ -87,20 +87,3 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
-
-/** Collects every 'uncaughtException' and 'unhandledRejection' while a test runs. */
-export function trackEscapes(): { readonly errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  const onError = (error: unknown): void => {
-    errors.push(error);
-  };
-  process.on('uncaughtException', onError);
-  process.on('unhandledRejection', onError);
-  return {
-    errors,
-    stop() {
-      process.off('uncaughtException', onError);
-      process.off('unhandledRejection', onError);
-    },
-  };
-}
