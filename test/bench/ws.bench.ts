@@ -1,77 +1,33 @@
 /**
  * @holdfast/ws beside raw ws, reconnecting-websocket 4.4 and partysocket 1.3
- * (both given ws as their WebSocket), in the same run: throughput, recovery
- * after a server restart, the herd after a restart, memory per idle connection.
+ * (both given ws as their WebSocket), in the same run: throughput to a server
+ * in another process, recovery after a server restart, the herd after a
+ * restart, memory per idle connection (each contender in a fresh process).
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { exponential } from '@holdfast/core';
-import { ReconnectingWebSocket } from '@holdfast/ws';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
-
-// The transport and the peers are dependencies of packages/ws, not of the repository root.
-const require = createRequire(new URL('../../packages/ws/package.json', import.meta.url));
-const WebSocket = require('ws') as WsModule;
-const PeerReconnecting = require('reconnecting-websocket') as new (url: string, protocols?: unknown, options?: object) => PeerSocket;
-// partysocket's CommonJS build puts its ReconnectingWebSocket class on `WebSocket.default`.
-const PartySocket = (require('partysocket') as { WebSocket: { default: new (url: string, protocols?: unknown, options?: object) => PeerSocket } }).WebSocket.default;
-
-/** The part of ws used here (its types live with packages/ws). */
-interface WsSocket {
-  readyState: number;
-  send(data: string): void;
-  close(): void;
-  terminate(): void;
-  on(event: 'open' | 'close', listener: () => void): void;
-  on(event: 'error', listener: (error: Error) => void): void;
-  on(event: 'message', listener: (data: Buffer) => void): void;
-  once(event: 'close', listener: () => void): void;
-}
-interface WsModule {
-  new (url: string): WsSocket;
-  readonly CLOSED: number;
-  WebSocketServer: new (options: { server: Server }) => {
-    clients: Set<WsSocket>;
-    close(callback: () => void): void;
-    on(event: 'connection', listener: (socket: WsSocket) => void): void;
-  };
-}
-
-interface PeerSocket {
-  send(data: string): void;
-  close(): void;
-  readyState: number;
-  addEventListener(type: string, listener: (event: never) => void): void;
-}
-
-/** What every contender is reduced to: send, and know when it is open. */
-interface Client {
-  send(data: string): void;
-  onOpen(listener: () => void): void;
-  close(): Promise<void>;
-}
-
-type Name = 'raw ws' | 'holdfast' | 'reconnecting-websocket' | 'partysocket';
-const CONTENDERS: readonly Name[] = ['raw ws', 'holdfast', 'reconnecting-websocket', 'partysocket'];
-const RECONNECTING: readonly Name[] = ['holdfast', 'reconnecting-websocket', 'partysocket'];
+import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type ContenderName } from './lib/ws-contenders.js';
+import { startWsSinkServer } from './lib/ws-sink-server.js';
 
 interface BenchServer {
   port: number;
-  received: number;
   onMessage: ((text: string) => void) | undefined;
   stop(): Promise<void>;
 }
 
+/** In-process server for the restart figures: they measure reconnect timing, which one shared loop does not skew. */
 async function startServer(port = 0): Promise<BenchServer> {
   const http: Server = createServer();
   const wss = new WebSocket.WebSocketServer({ server: http });
   const state: BenchServer = {
     port: 0,
-    received: 0,
     onMessage: undefined,
     async stop() {
       for (const client of wss.clients) client.terminate();
@@ -82,87 +38,86 @@ async function startServer(port = 0): Promise<BenchServer> {
   };
   wss.on('connection', (socket) => {
     socket.on('error', () => {});
-    socket.on('message', (data) => {
-      state.received++;
-      state.onMessage?.(data.toString());
-    });
+    socket.on('message', (data) => state.onMessage?.(data.toString()));
   });
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   state.port = (http.address() as AddressInfo).port;
   return state;
 }
 
-function connect(name: Name, url: string, holdfastOptions: ConstructorParameters<typeof ReconnectingWebSocket>[1] = {}, peerOptions: object = {}): Client {
-  if (name === 'raw ws') {
-    const socket = new WebSocket(url);
-    socket.on('error', () => {});
-    return {
-      send: (data) => socket.send(data),
-      onOpen: (listener) => socket.on('open', listener),
-      close: () => new Promise<void>((resolve) => {
-        if (socket.readyState === WebSocket.CLOSED) resolve();
-        else {
-          socket.once('close', () => resolve());
-          socket.close();
-        }
-      }),
-    };
-  }
-  if (name === 'holdfast') {
-    const socket = new ReconnectingWebSocket(url, holdfastOptions);
-    return { send: (data) => socket.send(data), onOpen: (listener) => socket.on('open', listener), close: () => socket.close() };
-  }
-  const Peer = name === 'partysocket' ? PartySocket : PeerReconnecting;
-  const socket = new Peer(url, [], { WebSocket, ...peerOptions });
-  socket.addEventListener('error', () => {});
-  return {
-    send: (data) => socket.send(data),
-    onOpen: (listener) => socket.addEventListener('open', listener),
-    close: () => {
-      socket.close();
-      return Promise.resolve();
-    },
-  };
-}
-
-const opened = (client: Client): Promise<void> => new Promise((resolve) => client.onOpen(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function throughput(smoke: boolean): Promise<void> {
-  const messages = smoke ? 2000 : 100_000;
-  const payload = 'x'.repeat(64);
-  const server = await startServer();
-  const url = `ws://127.0.0.1:${server.port}`;
-  const rounds = await alternate(CONTENDERS, smoke ? 2 : 10, async (name) => {
-    const client = connect(name, url, { heartbeat: false });
-    await opened(client);
-    server.received = 0;
-    const done = new Promise<void>((resolve) => {
-      server.onMessage = () => {
-        if (server.received === messages) resolve();
-      };
-    });
-    const started = performance.now();
-    for (let i = 0; i < messages; i++) {
-      client.send(payload);
-      // Yield now and then so the socket drains as it would in a real producer.
-      if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+// Every contender is paced alike: a yield to the event loop per 64 KiB written (so writes complete as they
+// would under a real producer), and a wait while more than 4 MiB is buffered (so none just fills memory).
+const YIELD_EVERY_BYTES = 64 * 1024;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+interface Round {
+  readonly rate: number;
+  readonly cpuUsPerMessage: number;
+}
+
+/** Sends `messages` copies of `payload` and resolves when the server says it has read the last one. */
+async function sendAll(name: ContenderName, url: string, payload: string | Buffer, messages: number): Promise<Round> {
+  const client = connect(name, `${url}/?expect=${messages}`);
+  await opened(client);
+  const done = new Promise<void>((resolve) => client.onMessage(() => resolve()));
+  const size = Buffer.byteLength(payload);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let sinceYield = 0;
+  for (let i = 0; i < messages; i++) {
+    client.send(payload);
+    sinceYield += size;
+    if (sinceYield >= YIELD_EVERY_BYTES) {
+      sinceYield = 0;
+      await yieldToLoop();
+      while (client.bufferedAmount > MAX_BUFFERED_BYTES) await yieldToLoop();
     }
-    await done;
-    const seconds = (performance.now() - started) / 1000;
-    await client.close();
-    return messages / seconds;
-  });
-  await server.stop();
-  const raw = median(rounds['raw ws']);
-  console.log(`\nthroughput: ${fmt(messages)} messages of 64 B, client to server, medians of ${rounds['raw ws'].length} alternating rounds`);
-  printTable(
-    ['client', 'messages/s', 'MB/s', 'x raw ws'],
-    CONTENDERS.map((name) => {
-      const rate = median(rounds[name]);
-      return [name, fmt(rate), fmt((rate * 64) / 1e6, 2), fmt(rate / raw, 3)];
-    }),
-  );
+  }
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await client.close();
+  return { rate: messages / seconds, cpuUsPerMessage: (used.user + used.system) / messages };
+}
+
+async function throughput(smoke: boolean): Promise<void> {
+  const server = await startWsSinkServer();
+  const url = `ws://127.0.0.1:${server.port}`;
+  const cases = [
+    { label: '64 B text', payload: 'x'.repeat(64), messages: smoke ? 2000 : 100_000 },
+    { label: '16 KiB binary', payload: Buffer.alloc(16 * 1024, 7), messages: smoke ? 100 : 10_000 },
+  ];
+  const rounds = smoke ? 2 : 9;
+  try {
+    for (const { label, payload, messages } of cases) {
+      const size = Buffer.byteLength(payload);
+      // Not counted: the first contender would otherwise pay for warming up the ws code all four share.
+      for (const name of CONTENDERS) await sendAll(name, url, payload, Math.ceil(messages / 10));
+      const results: Record<string, Round[]> = {};
+      const rates = await alternate(CONTENDERS, rounds, async (name) => {
+        const round = await sendAll(name, url, payload, messages);
+        (results[name] ??= []).push(round);
+        return round.rate;
+      });
+      const raw = rates['raw ws'];
+      // Each round's figure over raw ws's in the same round, then the median: drift between rounds cancels out.
+      const ratio = (name: ContenderName): number => median(rates[name].map((rate, i) => rate / raw[i]!));
+      console.log(
+        `\nthroughput, ${label}: ${fmt(messages)} messages, client to a ws server in another process that acks the last one; medians of ${rounds} alternating rounds`,
+      );
+      printTable(
+        ['client', 'messages/s', 'MB/s', 'x raw ws', 'client CPU µs/message'],
+        CONTENDERS.map((name) => {
+          const rate = median(rates[name]);
+          return [name, fmt(rate), fmt((rate * size) / 1e6, 1), fmt(ratio(name), 3), fmt(median(results[name]!.map((r) => r.cpuUsPerMessage)), 2)];
+        }),
+      );
+    }
+  } finally {
+    await server.close();
+  }
 }
 
 async function recovery(smoke: boolean): Promise<void> {
@@ -250,25 +205,50 @@ async function herd(smoke: boolean): Promise<void> {
   printTable(['client', 'back', 'most in 100 ms', 'share', 'last back ms'], rows);
 }
 
+const execFileAsync = promisify(execFile);
+const memoryChild = fileURLToPath(new URL('./lib/ws-memory-child.ts', import.meta.url));
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+interface MemoryRound {
+  readonly heapPerConnection: number;
+  readonly externalPerConnection: number;
+  readonly rssPerConnection: number;
+}
+
 async function memory(smoke: boolean): Promise<void> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const connections = smoke ? 20 : 1000;
-  const server = await startServer();
-  const rows: (string | number)[][] = [];
-  for (const name of ['raw ws', 'holdfast'] as const) {
-    gc();
-    const before = process.memoryUsage();
-    const fleet = Array.from({ length: connections }, () => connect(name, `ws://127.0.0.1:${server.port}`));
-    await Promise.all(fleet.map(opened));
-    gc();
-    const after = process.memoryUsage();
-    rows.push([name, fmt((after.heapUsed - before.heapUsed) / connections), fmt((after.rss - before.rss) / connections)]);
-    await Promise.all(fleet.map((client) => client.close()));
+  const connections = smoke ? 20 : 500;
+  const rounds = smoke ? 1 : 3;
+  const server = await startWsSinkServer();
+  const results: Record<string, MemoryRound[]> = {};
+  try {
+    await alternate(CONTENDERS, rounds, async (name) => {
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', memoryChild, name, `ws://127.0.0.1:${server.port}`, String(connections)],
+        { cwd: repositoryRoot, timeout: 120_000 },
+      );
+      const round = JSON.parse(stdout.trim().split('\n').pop()!) as MemoryRound;
+      (results[name] ??= []).push(round);
+      return round.heapPerConnection;
+    });
+  } finally {
+    await server.close();
   }
-  await server.stop();
-  console.log(`\nmemory: ${connections} idle connections (client and server in one process; the server's share is the same for both)`);
-  printTable(['client', 'heap B/connection', 'RSS B/connection'], rows);
+  const of = (name: ContenderName, field: keyof MemoryRound): number => median(results[name]!.map((round) => round[field]));
+  const raw = of('raw ws', 'heapPerConnection');
+  console.log(
+    `\nmemory: ${connections} idle connections to a server in another process, each contender in a fresh process (--expose-gc, full GCs before and after); medians of ${rounds}`,
+  );
+  printTable(
+    ['client', 'heap B/connection', 'x raw ws', 'external B/connection', 'RSS B/connection (noisy)'],
+    CONTENDERS.map((name) => [
+      name,
+      fmt(of(name, 'heapPerConnection')),
+      fmt(of(name, 'heapPerConnection') / raw, 2),
+      fmt(of(name, 'externalPerConnection')),
+      fmt(of(name, 'rssPerConnection')),
+    ]),
+  );
 }
 
 export default async function ({ smoke }: BenchOptions): Promise<void> {
