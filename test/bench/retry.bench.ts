@@ -72,6 +72,7 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
       return text;
     };
     const bare = getOk(newAgent());
+    const bareControl = getOk(newAgent());
     const viaRetry = getOk(newAgent());
     const viaPolicy = getOk(newAgent());
     const viaPRetry = getOk(newAgent());
@@ -82,6 +83,8 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
     const cockatiel = cockatielRetry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() });
     const contenders = {
       'bare undici.request': bare,
+      // The same bare call on its own agent: how far two identical contenders drift apart in this run.
+      'bare again (noise floor)': bareControl,
       'holdfast retry()': () => retry(viaRetry),
       'holdfast policy.execute()': () => policy.execute(viaPolicy),
       'p-retry': () => pRetry(viaPRetry, { retries: 2 }),
@@ -89,7 +92,11 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
       'cockatiel retry': () => cockatiel.execute(viaCockatiel),
     } satisfies Record<string, Call>;
     const names = Object.keys(contenders) as (keyof typeof contenders)[];
-    const measure = async (call: Call, total: number): Promise<number> => {
+    // This process's CPU time per request: what the client pays, and far less
+    // sensitive than wall-clock throughput to other processes sharing the cores.
+    const cpuPerRequest = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<(typeof names)[number], number[]>;
+    const measure = async (name: (typeof names)[number], total: number): Promise<number> => {
+      const call: Call = contenders[name];
       let issued = 0;
       const worker = async (): Promise<void> => {
         while (issued < total) {
@@ -97,16 +104,27 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
           await call();
         }
       };
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       await Promise.all(Array.from({ length: inFlight }, worker));
-      return total / ((performance.now() - start) / 1000);
+      const elapsedMs = performance.now() - start;
+      const cpu = process.cpuUsage(cpuStart);
+      cpuPerRequest[name].push((cpu.user + cpu.system) / total);
+      return total / (elapsedMs / 1000);
     };
-    for (const name of names) await measure(contenders[name], requests);
-    const results = await alternate(names, rounds, (name) => measure(contenders[name], requests));
+    for (const name of names) await measure(name, requests);
+    for (const name of names) cpuPerRequest[name].length = 0;
+    const results = await alternate(names, rounds, (name) => measure(name, requests));
     console.log(
       `\n2. undici.request, keep-alive server in another process, ${inFlight} in flight, ${fmt(requests)} requests per round, ${rounds} round(s)\n`,
     );
-    printTable(['contender', 'requests/s (median)', 'range', 'vs bare'], summarise(names, 'bare undici.request', results, false));
+    const bareName = 'bare undici.request';
+    const rows = summarise(names, bareName, results, false).map((row, i) => {
+      const cpu = cpuPerRequest[names[i]!];
+      const cpuRatios = cpu.map((value, round) => value / cpuPerRequest[bareName][round]!);
+      return [...row, fmt(median(cpu), 1), `${fmt(median(cpuRatios), 3)}x`];
+    });
+    printTable(['contender', 'requests/s (median)', 'range', 'vs bare', 'client CPU µs/request', 'CPU/request vs bare'], rows);
     if (failures > 0) console.log(`\n${failures} responses were not '200 ok': the figures above are not comparable`);
   } finally {
     await Promise.allSettled(agents.map((agent) => agent.close()));
