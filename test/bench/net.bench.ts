@@ -10,8 +10,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
@@ -366,49 +364,58 @@ async function recovery(opts: BenchOptions): Promise<void> {
   );
 }
 
-function collectGarbage(): void {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
+// One contender per child process, so that no other contender's garbage or first-use costs are counted.
+const MEMORY_CHILD = `
+const [kind, port, count, source] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), process.argv[4]];
+const net = await import('node:net');
+const { ReconnectingSocket } = await import(source);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+const open = async () => {
+  if (kind === 'raw net') {
+    const s = net.connect({ host: '127.0.0.1', port });
+    await new Promise((resolve) => s.once('connect', resolve));
+    return () => new Promise((resolve) => { s.once('close', resolve); s.end(); });
+  }
+  const options = kind === 'holdfast lines + heartbeat'
+    ? { framing: 'lines', heartbeat: { intervalMs: 30000, timeoutMs: 10000, ping: 'PING' } }
+    : {};
+  const s = new ReconnectingSocket({ host: '127.0.0.1', port, ...options });
+  await new Promise((resolve) => s.once('connect', resolve));
+  return () => s.close();
+};
+for (const close of await Promise.all(Array.from({ length: 20 }, open))) await close();
+await settle(); gc(); gc();
+const before = process.memoryUsage();
+const closers = [];
+for (let i = 0; i < count; i++) closers.push(await open());
+await settle(); gc(); gc();
+const after = process.memoryUsage();
+await Promise.all(closers.map((close) => close()));
+process.stdout.write(JSON.stringify({ heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 }));
+`;
+
+function measureInChild(kind: string, port: number, count: number): Promise<{ heap: number; rss: number }> {
+  const source = new URL('../../packages/net/src/index.ts', import.meta.url).href;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', '--input-type=module', '-e', MEMORY_CHILD, kind, String(port), String(count), source], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { heap: number; rss: number }) : reject(new Error(`memory child exited with ${code}`))));
+  });
 }
 
 async function memory(opts: BenchOptions): Promise<void> {
   const count = opts.smoke ? 20 : 1000;
   const { port, child } = await startSink();
-  const kinds = ['raw net', 'holdfast raw', 'holdfast lines + heartbeat'] as const;
+  const kinds = ['raw net', 'holdfast raw', 'holdfast lines + heartbeat'];
   const rows: { kind: string; heap: number; rss: number }[] = [];
-  // One-time costs (module state, JIT, diagnostics channels) must not be counted per connection.
-  const warm = new ReconnectingSocket({ host: '127.0.0.1', port, framing: 'lines', heartbeat: { intervalMs: 30_000, timeoutMs: 10_000, ping: 'PING' } });
-  await new Promise((resolve) => warm.once('connect', resolve));
-  await warm.close();
-  // Two passes: the first also pays for code and shapes created on first use; the second is reported.
-  for (const kind of [...kinds, ...kinds]) {
-    collectGarbage();
-    const before = process.memoryUsage();
-    const closers: (() => Promise<void>)[] = [];
-    for (let i = 0; i < count; i++) {
-      if (kind === 'raw net') {
-        const s = net.connect({ host: '127.0.0.1', port });
-        await new Promise((resolve) => s.once('connect', resolve));
-        closers.push(() => new Promise((resolve) => { s.once('close', () => resolve()); s.end(); }));
-      } else {
-        const s = new ReconnectingSocket({
-          host: '127.0.0.1',
-          port,
-          ...(kind === 'holdfast lines + heartbeat' ? { framing: 'lines' as const, heartbeat: { intervalMs: 30_000, timeoutMs: 10_000, ping: 'PING' } } : {}),
-        });
-        await new Promise((resolve) => s.once('connect', resolve));
-        closers.push(() => s.close());
-      }
-    }
-    collectGarbage();
-    const after = process.memoryUsage();
-    if (rows.length >= kinds.length) rows.splice(rows.findIndex((r) => r.kind === kind), 1);
-    rows.push({ kind, heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 });
-    await Promise.all(closers.map((close) => close()));
-  }
+  for (const kind of kinds) rows.push({ kind, ...(await measureInChild(kind, port, count)) });
   await stopSink(child);
   const raw = rows[0]!;
-  console.log(`\nmemory: ${count} idle connections each (server in another process), after GC`);
+  console.log(`\nmemory: ${count} idle connections each, one process per contender (server in another), after GC`);
   printTable(
     ['contender', 'heap KiB / connection', 'RSS KiB / connection', 'heap ratio to raw'],
     rows.map((r) => [r.kind, fmt(r.heap, 2), fmt(r.rss, 2), fmt(r.heap / raw.heap, 2)]),
