@@ -1,9 +1,10 @@
 import http from 'node:http';
 import { Agent, fetch, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChaosProxy, createChaosProxy } from '@holdfast/chaos';
 import { classify, retryVerdict } from '@holdfast/core';
 import { rejectionOf } from './fixtures/capture.js';
-import { type TestServer, stallBody, stallServer } from './fixtures/servers.js';
+import { type TestServer, stallBody, stallServer, statusServer } from './fixtures/servers.js';
 
 describe('classify: timeouts and the caller\'s abort, from real stalls', () => {
   let stall: TestServer;
@@ -90,5 +91,52 @@ describe('classify: timeouts and the caller\'s abort, from real stalls', () => {
     });
     expect(deadline).toMatchObject({ code: 'ABORT_ERR' });
     expect(classify(deadline)).toMatchObject({ kind: 'timeout', code: 'TIMEOUT_ERR', transient: false });
+  });
+});
+
+describe('classify: headers and body timeouts through the chaos proxy, in front of a healthy server', () => {
+  let origin: TestServer;
+  let proxy: ChaosProxy;
+  let agent: Agent;
+  beforeAll(async () => {
+    // 4 KiB of body, so that a sliced response still has chunks to wait for after its headers.
+    origin = await statusServer(200, { 'content-type': 'text/plain', 'content-length': String(4096) }, '127.0.0.1', 'x'.repeat(4096));
+    proxy = await createChaosProxy({ upstream: { host: origin.host, port: origin.port } });
+    agent = new Agent();
+  });
+  afterAll(async () => {
+    await agent.close();
+    await proxy.close();
+    await origin.close();
+  });
+
+  it('a `timeout` toxic (silent connection) on the reply: UND_ERR_HEADERS_TIMEOUT, request phase', async () => {
+    const stall = proxy.addToxic({ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
+    try {
+      const error = await rejectionOf(request(proxy.url(), { dispatcher: agent, headersTimeout: 150 }));
+      expect(classify(error, { method: 'GET' })).toMatchObject({ kind: 'timeout', code: 'UND_ERR_HEADERS_TIMEOUT', phase: 'request', transient: true });
+    } finally {
+      proxy.removeToxic(stall);
+    }
+  });
+
+  it('a `slicer` toxic that trickles the reply: the headers arrive, the body stalls between slices: UND_ERR_BODY_TIMEOUT', async () => {
+    // Slices of 256 bytes, 1.5 s apart: the headers arrive in the first slice, the next body slice comes
+    // long after bodyTimeout. (undici checks headers and body timeouts on a coarse ~0.5 s clock, and each
+    // chunk restarts the count: slices 0.4 s apart never trip a 150 ms bodyTimeout.)
+    const trickle = proxy.addToxic({ type: 'slicer', stream: 'downstream', attributes: { average_size: 256, size_variation: 0, delay: 1_500_000 } });
+    try {
+      const error = await rejectionOf(async () => {
+        const res = await request(proxy.url(), { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 150 });
+        expect(res.statusCode).toBe(200);
+        await res.body.text();
+      });
+      const fault = classify(error, { method: 'GET' });
+      expect(fault).toMatchObject({ kind: 'timeout', code: 'UND_ERR_BODY_TIMEOUT', phase: 'response', transient: true });
+      // The response had started: a POST in this state was certainly received.
+      expect(retryVerdict(classify(error, { method: 'POST' }), { method: 'POST' })).toEqual({ retry: false, reason: 'outcome-unknown' });
+    } finally {
+      proxy.removeToxic(trickle);
+    }
   });
 });
