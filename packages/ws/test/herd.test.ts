@@ -32,21 +32,31 @@ describe('a herd of clients after a server restart', () => {
     }
   });
 
-  it('200 real clients through a 1 s restart come back spread over the jitter window', async () => {
-    const CLIENTS = 200;
+  it('1000 real clients through a 1 s restart spread over the jitter window (chosen delays: no 100 ms window over 15 %, all due within 3 s)', async () => {
+    const CLIENTS = 1000;
     let server = await startServer({ echo: false });
     const port = server.port;
+    // Milliseconds after the server listened again: when each client was back, and when its last reconnect
+    // attempt was due (the moment of its 'reconnecting' event plus the delay it announced).
     const reopened: number[] = [];
+    const due: number[] = [];
     let restartedAt = 0;
-    const clients = Array.from({ length: CLIENTS }, (_, i) => {
+    const clients: ReconnectingWebSocket[] = [];
+    for (let i = 0; i < CLIENTS; i++) {
       const client = new ReconnectingWebSocket(server.url, { random: seededRandom(1000 + i), heartbeat: false });
-      client.on('open', ({ attempt }) => {
-        if (restartedAt > 0) reopened.push(performance.now() - restartedAt);
-        return attempt;
+      let dueAt = 0;
+      client.on('reconnecting', ({ delayMs }) => {
+        dueAt = performance.now() + delayMs;
       });
-      return client;
-    });
-    await waitFor(() => server.clients.size === CLIENTS, 'every client connected', 10_000);
+      client.on('open', () => {
+        if (restartedAt === 0) return;
+        reopened.push(performance.now() - restartedAt);
+        due.push(dueAt - restartedAt);
+      });
+      clients.push(client);
+      // In batches, so the first connections do not overflow the listen backlog (that is not what is measured).
+      if (i % 100 === 99) await waitFor(() => server.clients.size === i + 1, `${i + 1} clients connected`, 10_000);
+    }
     await server.stop();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     server = await startServer({ port, echo: false });
@@ -55,12 +65,15 @@ describe('a herd of clients after a server restart', () => {
     await Promise.all(clients.map((client) => client.close()));
     await server.stop();
 
-    // Spread, not a thundering herd (reconnecting-websocket and partysocket put every client in one 100 ms window).
-    // The 15 % goal holds for 1000 clients (the math above, and the benchmark); 200 clients on a shared 2-core
-    // machine add sampling noise and handshakes queued behind each other, hence 25 % here.
-    expect(busiestWindow(reopened, 100)).toBeLessThanOrEqual(CLIENTS * 0.25);
-    expect(Math.max(...reopened) - Math.min(...reopened)).toBeGreaterThan(1000);
-    // 3 s is the goal; the margin is for a loaded 2-core CI machine.
+    // What holdfast decides (the schedule's delays) meets the goal: measured 10-11 % with these seeds.
+    expect(busiestWindow(due, 100)).toBeLessThanOrEqual(CLIENTS * 0.15);
+    expect(Math.max(...due)).toBeLessThanOrEqual(3000);
+    // What a server sees adds the client's own event loop; measured 11-13 % and 1.9 s even beside two busy
+    // processes on 2 cores. The margins are for a CI machine running the whole suite in parallel.
+    expect(busiestWindow(reopened, 100)).toBeLessThanOrEqual(CLIENTS * 0.2);
+    // Spread across the 2 s jitter window, not one burst (reconnecting-websocket and partysocket send every
+    // client at once: see the herd benchmark).
+    expect(Math.max(...reopened) - Math.min(...reopened)).toBeGreaterThan(1500);
     expect(Math.max(...reopened)).toBeLessThan(3000 + 1000);
   }, 30_000);
 });
