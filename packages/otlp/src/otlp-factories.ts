@@ -105,7 +105,7 @@ export function createTraceExporter(options: OtlpExporterOptions = {}): Resilien
   const serializer = connection.protocol === 'http/json' ? JsonTraceSerializer : ProtobufTraceSerializer;
   const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper);
   const inner = new OTLPExporterBase<Spans>(delegate);
-  return resilientExporter(inner, wrapOptions('traces', connection, options), { ...context, spool: codecFor('traces', connection, serializer, transport) });
+  return resilientExporter(inner, wrapOptions('traces', connection, options), { ...context, spool: codecFor('traces', connection, serializer, transport), release: () => transport.shutdown() });
 }
 
 /** A metric exporter for `PeriodicExportingMetricReader`. */
@@ -120,7 +120,7 @@ export function createMetricExporter(options: OtlpExporterOptions = {}): Resilie
   const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_metric_exporter', MetricsExporterMetricsHelper);
   // The base class adds the temporality and aggregation selectors (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
   const inner = new OTLPMetricExporterBase(delegate);
-  return resilientExporter(inner, wrapOptions('metrics', connection, options), { ...context, spool: codecFor('metrics', connection, serializer, transport) });
+  return resilientExporter(inner, wrapOptions('metrics', connection, options), { ...context, spool: codecFor('metrics', connection, serializer, transport), release: () => transport.shutdown() });
 }
 
 /** A log record exporter for `BatchLogRecordProcessor`. */
@@ -134,5 +134,5 @@ export function createLogExporter(options: OtlpExporterOptions = {}): ResilientE
   const serializer = connection.protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer;
   const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_log_exporter', LogsExporterMetricsHelper);
   const inner = new OTLPExporterBase<Logs>(delegate);
-  return resilientExporter(inner, wrapOptions('logs', connection, options), { ...context, spool: codecFor('logs', connection, serializer, transport) });
+  return resilientExporter(inner, wrapOptions('logs', connection, options), { ...context, spool: codecFor('logs', connection, serializer, transport), release: () => transport.shutdown() });
 }

@@ -44,6 +44,12 @@ const BUDGET_COOL_DOWN_MS = 1_000;
 /** What the factories know about the exporter they wrap: its protocol (for hints) and how to encode its batches (for the spool). */
 export interface ExporterContext<Batch> extends OtlpFaultContext {
   readonly spool?: SpoolCodec<Batch>;
+  /**
+   * Closes the wrapped exporter's connections at once, so that attempts still
+   * in flight fail now instead of at their timeout: shutdown() calls it when
+   * its deadline passed (the OTel exporters' own shutdown() waits for them).
+   */
+  readonly release?: () => void;
 }
 
 /** An export attempt failed; carries the OTLP-aware Fault so core's retry loop sees the same answer. */
@@ -66,6 +72,7 @@ export class ResilientExporter<Batch> {
   readonly #policy: RetryPolicy;
   readonly #breaker: CircuitBreaker | undefined;
   readonly #codec: SpoolCodec<Batch> | undefined;
+  readonly #release: (() => void) | undefined;
   readonly #spool: DiskSpool | undefined;
   readonly #events = new TypedEvents<ResilientExporterEvents>({
     drop: 'drop',
@@ -100,6 +107,7 @@ export class ResilientExporter<Batch> {
     this.#options = resolveOptions(options);
     this.#faultContext = { ...(context.protocol === undefined ? {} : { protocol: context.protocol }) };
     this.#codec = context.spool;
+    this.#release = context.release;
     if (this.#options.spoolDir !== undefined && this.#codec === undefined) {
       throw new RangeError(
         `resilientExporter: option 'spoolDir' needs an exporter that can encode its batches: one made by createTraceExporter, createMetricExporter or createLogExporter with protocol 'http/protobuf' or 'http/json', got ${context.protocol === undefined ? 'a wrapped exporter' : `protocol '${context.protocol}'`}`,
@@ -165,8 +173,10 @@ export class ResilientExporter<Batch> {
 
   /** Resolves once every queued batch is delivered or dropped, or after `flushTimeoutMs`. Never rejects. */
   async forceFlush(): Promise<void> {
+    const deadline = Date.now() + this.#options.flushTimeoutMs;
     await this.#whenIdle(this.#options.flushTimeoutMs);
-    await settle(this.#inner.forceFlush?.());
+    // The wrapped exporter's forceFlush() waits for its requests in flight: not past our deadline.
+    await settle(call(() => this.#inner.forceFlush?.()), deadline - Date.now());
   }
 
   /**
@@ -393,24 +403,63 @@ export class ResilientExporter<Batch> {
 
   async #shutdown(): Promise<void> {
     this.#state = 'shutting-down';
+    const deadline = Date.now() + this.#options.shutdownTimeoutMs;
     const drained = await this.#whenIdle(this.#options.shutdownTimeoutMs);
     if (!drained) {
       this.#queue.clear('closed');
       this.#closing.abort(new Error(`exporter '${this.name}' shut down`));
+      // Attempts in flight would otherwise hold their socket until their own timeout.
+      this.#releaseConnections();
       // The aborted deliveries settle at once (core's retry stops sleeping on abort).
       await this.#whenIdle(1_000);
     }
     this.#state = 'shut-down';
     this.#breaker?.close();
-    await settle(this.#inner.shutdown());
+    // The OTel exporters' shutdown() first waits for their requests in flight (an attempt abandoned at
+    // attemptTimeoutMs may still be one): past the deadline, their connections are closed under them.
+    const inner = call(() => this.#inner.shutdown());
+    if (!(await settle(inner, deadline - Date.now()))) {
+      this.#releaseConnections();
+      await settle(inner, SHUTDOWN_GRACE_MS);
+    }
+  }
+
+  #releaseConnections(): void {
+    try {
+      this.#release?.();
+    } catch {
+      // Closing connections that are already broken must not stop the shutdown.
+    }
   }
 }
 
-async function settle(promise: Promise<void> | undefined): Promise<void> {
+/** How long shutdown() still waits for the wrapped exporter once its connections were closed. */
+const SHUTDOWN_GRACE_MS = 1_000;
+
+/** The promise `fn` returns; a synchronous throw becomes a rejection. */
+function call(fn: () => Promise<void> | undefined): Promise<void> | undefined {
   try {
-    await promise;
-  } catch {
-    // The wrapped exporter's flush/shutdown failure is not the app's problem; what was lost is already counted.
+    return fn();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Waits for `promise` at most `withinMs` (unref'd timer); never rejects. True when it settled in time. */
+async function settle(promise: Promise<void> | undefined, withinMs: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        // The wrapped exporter's flush/shutdown failure is not the app's problem; what was lost is already counted.
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, withinMs))).unref()),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,188 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChaosProxy } from '@holdfast/chaos';
+import { exponential } from '@holdfast/core';
+import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { createTraceExporter, resilientExporter, type BreakerEvent, type DropEvent, type OtlpExporterOptions } from '@holdfast/otlp';
+import { startCollector, type Collector } from './support/collector.js';
+import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { tracerWith } from './support/spans.js';
+
+/**
+ * The wrapper's own limits under real faults: the bounded queue while the
+ * collector is unreachable (which batch a full queue loses, each loss an
+ * event and a counter), the circuit breaker (a dead collector stops costing
+ * connections), shutdown() and forceFlush() deadlines against a collector
+ * that stalls, and the debug log and diagnostics channels (never a secret).
+ */
+describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () => {
+  const faults = watchProcessFaults();
+  let collector: Collector;
+  let baseline: string[];
+
+  beforeAll(async () => {
+    baseline = openHandles();
+    collector = await startCollector();
+  });
+  afterAll(() => faults.stop());
+
+  const fast = { env: {}, timeoutMillis: 500, schedule: exponential({ initialMs: 20, maxMs: 60 }) } satisfies OtlpExporterOptions;
+
+  for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
+    it(`a full queue while the collector is refused (${overflow}): every lost batch is a drop event and a counter, the rest arrives once`, async () => {
+      collector.spans.clear();
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+      await proxy.disable();
+      const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBatches: 3, concurrency: 1, overflow, breaker: false, shutdownTimeoutMs: 10_000 });
+      const drops: DropEvent[] = [];
+      exporter.on('drop', (event) => void drops.push(event));
+      const app = tracerWith(exporter, { scheduledDelayMillis: 10_000 });
+      // Eight batches of 100: one in flight (retrying), three queued, four over the bound.
+      const batches: string[][] = [];
+      let refused = 0;
+      for (let i = 0; i < 8; i++) {
+        app.emit(100);
+        // A batch the queue refuses is reported to the SDK as FAILED, which its forceFlush() passes on.
+        await app.provider.forceFlush().catch(() => {
+          refused++;
+        });
+        batches.push(app.ids.slice(-100));
+      }
+      expect(refused).toBe(overflow === 'drop-newest' ? 4 : 0);
+      expect(exporter.stats().queued.batches).toBe(3);
+      await proxy.enable();
+      await app.provider.shutdown();
+      await proxy.close();
+
+      const stats = exporter.stats();
+      const arrived = batches.map((ids) => ids.filter((id) => collector.spans.get(id) === 1).length);
+      // The first batch was in flight, never in the queue; drop-oldest loses the queue's oldest, drop-newest refuses the newcomers.
+      expect(arrived).toEqual(overflow === 'drop-oldest' ? [100, 0, 0, 0, 0, 100, 100, 100] : [100, 100, 100, 100, 0, 0, 0, 0]);
+      expect(stats.dropped.overflow).toBe(400);
+      expect(stats.dropped.total).toBe(400);
+      expect(drops.map((d) => [d.reason, d.items])).toEqual(Array.from({ length: 4 }, () => ['overflow', 100]));
+      expect(stats.exported).toBe(400);
+      expect([...collector.spans.values()].every((n) => n === 1)).toBe(true);
+    });
+  }
+
+  it('the breaker opens on a collector that resets every connection, so retries stop costing connections, and closes when it is back', async () => {
+    collector.spans.clear();
+    /** Connections a 1.5 s reset period costs one exporter, and the exporter. */
+    const attemptsDuring = async (breaker: OtlpExporterOptions['breaker']) => {
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+      await proxy.disable({ mode: 'reset' });
+      const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), budget: false, breaker, shutdownTimeoutMs: 10_000 });
+      const states: BreakerEvent['state'][] = [];
+      exporter.on('breaker', (event) => void states.push(event.state));
+      const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+      app.emit(400);
+      await app.provider.forceFlush();
+      await new Promise((r) => setTimeout(r, 1_500));
+      const attempts = proxy.stats().connections.rejected;
+      const during = exporter.stats();
+      await proxy.enable();
+      await app.provider.shutdown();
+      await proxy.close();
+      return { attempts, during, states, stats: exporter.stats(), ids: app.ids };
+    };
+    const without = await attemptsDuring(false);
+    const withBreaker = await attemptsDuring({ minimumRequests: 3, resetTimeoutMs: 500 });
+
+    expect(without.states).toEqual([]);
+    expect(withBreaker.states[0]).toBe('open');
+    expect(withBreaker.during.breaker).not.toBe('closed');
+    expect(withBreaker.states.at(-1)).toBe('closed');
+    // Without a breaker the two workers retry every 20-60 ms; with one, a probe every 500 ms.
+    expect(without.attempts).toBeGreaterThan(20);
+    expect(withBreaker.attempts).toBeLessThan(without.attempts / 3);
+    for (const run of [without, withBreaker]) {
+      expect(run.stats.dropped.total).toBe(0);
+      expect(run.stats.exported).toBe(400);
+      expect(run.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+    }
+  });
+
+  it('forceFlush() and shutdown() keep their deadlines while the collector stalls; what shutdown() could not deliver is dropped with events', async () => {
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    proxy.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
+    const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), timeoutMillis: 30_000, flushTimeoutMs: 200, shutdownTimeoutMs: 300 });
+    const drops: DropEvent[] = [];
+    exporter.on('drop', (event) => void drops.push(event));
+    const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+    app.emit(300);
+    await app.provider.forceFlush();
+
+    let started = performance.now();
+    await exporter.forceFlush();
+    const flushMs = performance.now() - started;
+    started = performance.now();
+    await app.provider.shutdown();
+    const shutdownMs = performance.now() - started;
+    await proxy.close();
+
+    const stats = exporter.stats();
+    // Deadline plus room for a loaded CI machine; the stalled attempt's own timeout (30 s) is far away.
+    expect(flushMs).toBeGreaterThanOrEqual(190);
+    expect(flushMs).toBeLessThan(2_000);
+    expect(shutdownMs).toBeLessThan(3_000);
+    expect(stats.exported).toBe(0);
+    expect(stats.dropped.shutdown).toBe(300);
+    expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(300);
+    expect(drops.every((d) => d.reason === 'shutdown')).toBe(true);
+  });
+
+  it('debug log and diagnostics channels report retries and deliveries without the headers or URL credentials', async () => {
+    collector.spans.clear();
+    const secret = 'sekret-api-key-123';
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    await proxy.disable();
+    const lines: string[] = [];
+    const published: unknown[] = [];
+    const onMessage = (message: unknown): void => void published.push(message);
+    for (const channel of ['holdfast:otlp', 'holdfast:drop', 'holdfast:breaker']) subscribe(channel, onMessage);
+    try {
+      const exporter = createTraceExporter({
+        ...fast,
+        endpoint: proxy.url('http').replace('http://', `http://user:${secret}@`),
+        headers: { 'x-otlp-api-key': secret, authorization: `Bearer ${secret}` },
+        name: 'debug-test',
+        debug: (line) => void lines.push(line),
+        shutdownTimeoutMs: 10_000,
+      });
+      const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+      app.emit(50);
+      await app.provider.forceFlush();
+      await new Promise((r) => setTimeout(r, 300));
+      await proxy.enable();
+      await app.provider.shutdown();
+      await proxy.close();
+      expect(exporter.stats().exported).toBe(50);
+    } finally {
+      for (const channel of ['holdfast:otlp', 'holdfast:drop', 'holdfast:breaker']) unsubscribe(channel, onMessage);
+    }
+    const mine = published.filter((m) => (m as { name?: string }).name === 'debug-test') as { event: string }[];
+    expect(mine.map((m) => m.event)).toContain('retry');
+    expect(mine.map((m) => m.event)).toContain('delivered');
+    expect(lines.some((line) => line.startsWith("holdfast otlp 'debug-test': retry attempt 2"))).toBe(true);
+    expect(lines.join('\n')).not.toContain(secret);
+    expect(JSON.stringify(mine, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${String(value.cause)}` : value))).not.toContain(secret);
+  });
+
+  it('refuses a wrong option at construction, naming the option, what it accepts and the value', () => {
+    const inner = new ProtoTraceExporter({ url: `${collector.httpUrl}/v1/traces` });
+    expect(() => resilientExporter(inner, { maxQueueBatches: 0 })).toThrow("resilientExporter: option 'maxQueueBatches' must be an integer >= 1, got 0");
+    expect(() => resilientExporter(inner, { overflow: 'drop-random' as never })).toThrow(/option 'overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/);
+    expect(() => resilientExporter(inner, { concurrency: 100 })).toThrow(/option 'concurrency' must be an integer from 1 to 64, got 100/);
+    expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(/option 'budget' must be a RetryBudget or false/);
+    expect(() => resilientExporter({} as never)).toThrow(TypeError);
+    void inner.shutdown();
+  });
+
+  it('nothing escaped to the process, and nothing stays open', async () => {
+    expect(faults.uncaught).toEqual([]);
+    expect(faults.unhandled).toEqual([]);
+    await collector.close();
+    expect(await settleHandles(baseline)).toEqual([]);
+  });
+});
