@@ -37,10 +37,56 @@ export interface FrameDecoder {
   readonly pendingBytes: number;
 }
 
+/** A view of `length` bytes of `data` from `start` (Buffer's own subarray: all JavaScript, inlined on the hot path). */
+function view(data: Buffer, start: number, length: number): Buffer {
+  return data.subarray(start, start + length);
+}
+
+/**
+ * The bytes of an incomplete frame, kept as the chunks they arrived in and
+ * joined once, when the frame completes: a frame cut into many chunks costs
+ * one copy, not one per chunk, and a chunk is never copied just because the
+ * previous one ended mid-frame.
+ */
+class Pending {
+  readonly #parts: Buffer[] = [];
+  bytes = 0;
+
+  add(part: Buffer): void {
+    this.#parts.push(part);
+    this.bytes += part.length;
+  }
+
+  /** The kept bytes followed by `last`, as one Buffer; empties the store. */
+  take(last: Buffer): Buffer {
+    const parts = this.#parts;
+    const total = this.bytes + last.length;
+    let joined: Buffer;
+    if (parts.length === 1 && last.length === 0) joined = parts[0] as Buffer;
+    else {
+      parts.push(last);
+      joined = Buffer.concat(parts, total);
+    }
+    parts.length = 0;
+    this.bytes = 0;
+    return joined;
+  }
+
+  /** The byte at `index` of the kept bytes (index < bytes). */
+  byteAt(index: number): number {
+    let i = index;
+    for (const part of this.#parts) {
+      if (i < part.length) return part[i] as number;
+      i -= part.length;
+    }
+    return 0;
+  }
+}
+
 export class LineDecoder implements FrameDecoder {
   readonly #sink: FrameSink;
   readonly #maxBytes: number;
-  #pending: Buffer | undefined;
+  readonly #pending = new Pending();
 
   constructor(sink: FrameSink, maxBytes: number) {
     this.#sink = sink;
@@ -48,27 +94,40 @@ export class LineDecoder implements FrameDecoder {
   }
 
   get pendingBytes(): number {
-    return this.#pending?.length ?? 0;
+    return this.#pending.bytes;
   }
 
   push(chunk: Buffer): void {
-    let data = chunk;
-    if (this.#pending !== undefined) {
-      data = Buffer.concat([this.#pending, chunk]);
-      this.#pending = undefined;
-    }
+    const sink = this.#sink;
+    const max = this.#maxBytes;
+    const length = chunk.length;
     let start = 0;
-    let end = data.indexOf(NEWLINE, start);
-    while (end !== -1) {
-      const stop = end > start && data[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
-      if (stop - start > this.#maxBytes) throw new FrameTooLargeError(stop - start, this.#maxBytes);
-      this.#sink(data.subarray(start, stop));
+    let end = chunk.indexOf(NEWLINE);
+    const pending = this.#pending;
+    if (pending.bytes > 0) {
+      if (end === -1) {
+        if (pending.bytes + length > max) throw new FrameTooLargeError(pending.bytes + length, max);
+        pending.add(chunk);
+        return;
+      }
+      // Only the line that straddles the chunks is joined; the rest of the chunk is split in place.
+      const line = pending.take(view(chunk, 0, end));
+      const stop = line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.length - 1 : line.length;
+      if (stop > max) throw new FrameTooLargeError(stop, max);
+      sink(stop === line.length ? line : view(line, 0, stop));
       start = end + 1;
-      end = data.indexOf(NEWLINE, start);
+      end = start < length ? chunk.indexOf(NEWLINE, start) : -1;
     }
-    if (start < data.length) {
-      if (data.length - start > this.#maxBytes) throw new FrameTooLargeError(data.length - start, this.#maxBytes);
-      this.#pending = data.subarray(start);
+    while (end !== -1) {
+      const stop = end > start && chunk[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+      if (stop - start > max) throw new FrameTooLargeError(stop - start, max);
+      sink(view(chunk, start, stop - start));
+      start = end + 1;
+      end = start < length ? chunk.indexOf(NEWLINE, start) : -1;
+    }
+    if (start < length) {
+      if (length - start > max) throw new FrameTooLargeError(length - start, max);
+      pending.add(view(chunk, start, length - start));
     }
   }
 }
@@ -76,7 +135,9 @@ export class LineDecoder implements FrameDecoder {
 export class LengthPrefixedDecoder implements FrameDecoder {
   readonly #sink: FrameSink;
   readonly #maxBytes: number;
-  #pending: Buffer | undefined;
+  readonly #pending = new Pending();
+  /** Header plus body bytes of the frame being completed; -1 while its header is incomplete. */
+  #frameBytes = -1;
 
   constructor(sink: FrameSink, maxBytes: number) {
     this.#sink = sink;
@@ -84,25 +145,55 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   }
 
   get pendingBytes(): number {
-    return this.#pending?.length ?? 0;
+    return this.#pending.bytes;
   }
 
   push(chunk: Buffer): void {
-    let data = chunk;
-    if (this.#pending !== undefined) {
-      data = Buffer.concat([this.#pending, chunk]);
-      this.#pending = undefined;
-    }
+    const length = chunk.length;
     let offset = 0;
-    while (data.length - offset >= LENGTH_PREFIX_BYTES) {
-      const size = data.readUInt32BE(offset);
-      if (size > this.#maxBytes) throw new FrameTooLargeError(size, this.#maxBytes);
+    if (this.#pending.bytes > 0) {
+      offset = this.#complete(chunk);
+      if (offset === -1) return;
+    }
+    const sink = this.#sink;
+    const max = this.#maxBytes;
+    while (length - offset >= LENGTH_PREFIX_BYTES) {
+      const size = chunk.readUInt32BE(offset);
+      if (size > max) throw new FrameTooLargeError(size, max);
       const end = offset + LENGTH_PREFIX_BYTES + size;
-      if (end > data.length) break;
-      this.#sink(data.subarray(offset + LENGTH_PREFIX_BYTES, end));
+      if (end > length) break;
+      sink(view(chunk, offset + LENGTH_PREFIX_BYTES, size));
       offset = end;
     }
-    if (offset < data.length) this.#pending = data.subarray(offset);
+    if (offset < length) {
+      this.#pending.add(view(chunk, offset, length - offset));
+      this.#frameBytes = length - offset >= LENGTH_PREFIX_BYTES ? LENGTH_PREFIX_BYTES + chunk.readUInt32BE(offset) : -1;
+    }
+  }
+
+  /** Completes the kept frame with the head of `chunk`; returns where the rest of the chunk starts, or -1 when it was all kept. */
+  #complete(chunk: Buffer): number {
+    const pending = this.#pending;
+    if (this.#frameBytes === -1) {
+      const missing = LENGTH_PREFIX_BYTES - pending.bytes;
+      if (chunk.length < missing) {
+        pending.add(chunk);
+        return -1;
+      }
+      let size = 0;
+      for (let i = 0; i < LENGTH_PREFIX_BYTES; i++) size = size * 256 + (i < pending.bytes ? pending.byteAt(i) : (chunk[i - pending.bytes] as number));
+      if (size > this.#maxBytes) throw new FrameTooLargeError(size, this.#maxBytes);
+      this.#frameBytes = LENGTH_PREFIX_BYTES + size;
+    }
+    const missing = this.#frameBytes - pending.bytes;
+    if (chunk.length < missing) {
+      pending.add(chunk);
+      return -1;
+    }
+    const frame = pending.take(view(chunk, 0, missing));
+    this.#frameBytes = -1;
+    this.#sink(view(frame, LENGTH_PREFIX_BYTES, frame.length - LENGTH_PREFIX_BYTES));
+    return missing;
   }
 }
 
@@ -140,12 +231,25 @@ export function encodeFrame(framing: Framing, payload: Payload, maxBytes: number
     frame[payload.byteLength] = NEWLINE;
     return frame;
   }
-  const body = toBuffer(payload);
-  if (body.length > maxBytes) throw tooLarge(body.length, maxBytes);
-  const frame = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, LENGTH_PREFIX_BYTES);
+  // One allocation per message: the header and the body are written into the same Buffer.
+  if (typeof payload === 'string') {
+    const size = payload.length * 3 <= maxBytes ? Buffer.byteLength(payload) : checkedByteLength(payload, maxBytes);
+    const frame = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + size);
+    frame.writeUInt32BE(size, 0);
+    frame.write(payload, LENGTH_PREFIX_BYTES, 'utf8');
+    return frame;
+  }
+  if (payload.byteLength > maxBytes) throw tooLarge(payload.byteLength, maxBytes);
+  const frame = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + payload.byteLength);
+  frame.writeUInt32BE(payload.byteLength, 0);
+  frame.set(payload, LENGTH_PREFIX_BYTES);
   return frame;
+}
+
+function checkedByteLength(payload: string, maxBytes: number): number {
+  const size = Buffer.byteLength(payload);
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
+  return size;
 }
 
 function tooLarge(size: number, limit: number): RangeError {

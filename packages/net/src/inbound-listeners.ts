@@ -32,17 +32,30 @@ export class InboundListeners<T> {
 
   emit(payload: T): void {
     const listeners = this.#listeners;
-    for (const listener of listeners) {
+    // The usual case, one listener, without a loop.
+    if (listeners.length === 1) {
       try {
-        listener(payload);
+        (listeners[0] as (payload: T) => void)(payload);
       } catch (error) {
-        // A throwing listener is an application bug; it must not tear down the connection that delivered the data.
-        const detail = error instanceof Error ? error : new Error(String(error));
-        process.emitWarning(`a listener for holdfast event '${this.#eventName}' threw: ${detail.message}`, {
-          type: 'HoldfastListenerWarning',
-          detail: detail.stack ?? '',
-        });
+        this.#warn(error);
+      }
+      return;
+    }
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        (listeners[i] as (payload: T) => void)(payload);
+      } catch (error) {
+        this.#warn(error);
       }
     }
+  }
+
+  // A throwing listener is an application bug; it must not tear down the connection that delivered the data.
+  #warn(error: unknown): void {
+    const detail = error instanceof Error ? error : new Error(String(error));
+    process.emitWarning(`a listener for holdfast event '${this.#eventName}' threw: ${detail.message}`, {
+      type: 'HoldfastListenerWarning',
+      detail: detail.stack ?? '',
+    });
   }
 }

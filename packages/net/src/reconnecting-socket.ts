@@ -81,6 +81,8 @@ export class ReconnectingSocket {
   });
   readonly #data = new InboundListeners<Buffer>('data');
   readonly #messages = new InboundListeners<Buffer>('message');
+  /** `#data` with framing `'raw'`, `#messages` otherwise. */
+  readonly #inbound: InboundListeners<Buffer>;
 
   /** The open connection, once onConnect has run; undefined while down. */
   #connection: Connection | undefined;
@@ -138,8 +140,11 @@ export class ReconnectingSocket {
       this.#queue.on('drop', (event) => this.#drop(event.item.message, event.reason as NetDropReason, 'not-sent'));
     }
     if (resolved.confirm !== undefined) this.#window = new ResendWindow(resolved.maxUnconfirmed);
+    this.#inbound = this.framing === 'raw' ? this.#data : this.#messages;
+    const plain = this.#confirm === undefined && this.#isPong === undefined;
     this.#handlers = {
-      inbound: (connection, payload) => this.#onInbound(connection, payload),
+      // Without confirm or heartbeat a received message needs no inspection: the shorter path.
+      inbound: plain ? (connection, payload) => this.#onInboundPlain(connection, payload) : (connection, payload) => this.#onInbound(connection, payload),
       drain: (connection) => this.#onSocketDrain(connection),
       close: (connection) => this.#onSocketClose(connection),
     };
@@ -437,8 +442,13 @@ export class ReconnectingSocket {
       if (pong) return;
     }
     if (connection.offer(payload)) return;
-    if (this.framing === 'raw') this.#data.emit(payload);
-    else this.#messages.emit(payload);
+    this.#inbound.emit(payload);
+  }
+
+  #onInboundPlain(connection: Connection, payload: Buffer): void {
+    this.#received++;
+    if (connection.offer(payload)) return;
+    this.#inbound.emit(payload);
   }
 
   #onAck(seq: number): void {
