@@ -14,7 +14,11 @@ export interface Collector {
   /** Times each span id arrived. */
   readonly spans: Map<string, number>;
   metricRequests: number;
+  /** Export requests that carried each metric name. */
+  readonly metricNames: Map<string, number>;
   logRecords: number;
+  /** Times each log record body (a string) arrived. */
+  readonly logBodies: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -40,7 +44,9 @@ export async function startCollector(ports: Ports = {}, into?: Collector): Promi
     grpcPort: 0,
     spans,
     metricRequests: into?.metricRequests ?? 0,
+    metricNames: into?.metricNames ?? new Map<string, number>(),
     logRecords: into?.logRecords ?? 0,
+    logBodies: into?.logBodies ?? new Map<string, number>(),
     close: async () => {
       // mockotlpserver never unsubscribes its channel listeners: a closed collector must stop counting.
       closed = true;
@@ -59,14 +65,25 @@ export async function startCollector(ports: Ports = {}, into?: Collector): Promi
       }
     }
   };
-  const onMetrics = (): void => {
+  const onMetrics = (request: unknown): void => {
     if (closed) return;
     collector.metricRequests++;
+    const names = new Set<string>();
+    for (const rm of list((request as Json).resourceMetrics)) {
+      for (const sm of list(rm.scopeMetrics)) for (const metric of list(sm.metrics)) names.add(String(metric.name));
+    }
+    for (const name of names) collector.metricNames.set(name, (collector.metricNames.get(name) ?? 0) + 1);
   };
   const onLogs = (request: unknown): void => {
     if (closed) return;
     for (const rl of list((request as Json).resourceLogs)) {
-      for (const sl of list(rl.scopeLogs)) collector.logRecords += list(sl.logRecords).length;
+      for (const sl of list(rl.scopeLogs)) {
+        for (const record of list(sl.logRecords)) {
+          collector.logRecords++;
+          const body = (record.body as Json | undefined)?.stringValue;
+          if (typeof body === 'string') collector.logBodies.set(body, (collector.logBodies.get(body) ?? 0) + 1);
+        }
+      }
     }
   };
   const server = new MockOtlpServer({
