@@ -20,6 +20,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { OtlpHttpTransport } from './http-transport.js';
 import { resolveOtlpConnection, type OtlpConnection, type OtlpConnectionOptions, type OtlpSignal } from './otlp-config.js';
+import { debugFromEnv } from './debug-level.js';
 import type { ResilientExporterOptions } from './resilient-options.js';
 import { resilientExporter, type ResilientExporter } from './resilient-exporter.js';
 import type { BatchOf, MetricSelectorsOf } from './exporter-shape.js';
@@ -68,7 +69,9 @@ function grpcConfig(connection: OtlpConnection) {
 }
 
 function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: OtlpExporterOptions): ResilientExporterOptions {
-  return { ...options, name: options.name ?? `${signal} ${connection.protocol}` };
+  // OTEL_LOG_LEVEL comes from the same place as the exporter variables (the `env` option, else process.env).
+  const debug = options.debug ?? debugFromEnv(options.env ?? process.env);
+  return { ...options, debug, name: options.name ?? `${signal} ${connection.protocol}` };
 }
 
 /** Checked before a gRPC channel exists, so a refused option leaves nothing open. */

@@ -1,4 +1,5 @@
 import { RetryBudget, exponential, formatValue, type BreakerOptions, type Schedule } from '@holdfast/core';
+import { debugFromEnv } from './debug-level.js';
 
 /** Options of `resilientExporter()`; every one has a default. */
 export interface ResilientExporterOptions {
@@ -75,7 +76,6 @@ function check(option: string, value: unknown, ok: boolean, accepted: string): v
 const isInt = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isInteger(value) && value >= min;
 const isMs = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isFinite(value) && value >= min;
 
-const DEBUG_LEVELS = new Set(['debug', 'verbose', 'all']);
 
 export function resolveOptions(options: ResilientExporterOptions | undefined): ResolvedOptions {
   check('options', options, options === undefined || (typeof options === 'object' && (options as unknown) !== null), 'an object');
@@ -95,7 +95,7 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     shutdownTimeoutMs = 5_000,
     spoolDir,
     maxSpoolBytes = 256 * 1024 * 1024,
-    debug = DEBUG_LEVELS.has((process.env.OTEL_LOG_LEVEL ?? '').toLowerCase()),
+    debug = debugFromEnv(process.env),
   } = o;
   check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
   check('maxQueueBatches', maxQueueBatches, isInt(maxQueueBatches, 1), 'an integer >= 1');

@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -167,6 +167,29 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     expect(lines.some((line) => line.startsWith("holdfast otlp 'debug-test': retry attempt 2"))).toBe(true);
     expect(lines.join('\n')).not.toContain(secret);
     expect(JSON.stringify(mine, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${String(value.cause)}` : value))).not.toContain(secret);
+  });
+
+  it("OTEL_LOG_LEVEL=debug in the factories' env turns the debug log on (stderr)", async () => {
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    await proxy.disable();
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const exporter = createTraceExporter({ ...fast, env: { OTEL_LOG_LEVEL: 'debug' }, endpoint: proxy.url('http'), name: 'env-debug', shutdownTimeoutMs: 100 });
+      const retried = new Promise<void>((resolve) => exporter.on('retry', () => resolve()));
+      const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+      app.emit(10);
+      await app.provider.forceFlush();
+      await retried;
+      await app.provider.shutdown();
+    } finally {
+      spy.mockRestore();
+      await proxy.close();
+    }
+    expect(written.some((line) => line.startsWith("holdfast otlp 'env-debug': retry attempt 2"))).toBe(true);
   });
 
   it('refuses a wrong option at construction, naming the option, what it accepts and the value', () => {
