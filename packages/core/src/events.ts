@@ -45,9 +45,15 @@ function reportListenerError(name: string, error: unknown): void {
 /**
  * Typed listeners keyed by event name. Payloads are plain objects; the same
  * payload goes to the diagnostics channel. Emitting never throws.
+ *
+ * Kept small because every long-lived connection owns a few: the map is made
+ * on the first `on()`, an event with one listener holds just that function,
+ * and with more an array that is replaced (never mutated) on change, so
+ * emitting needs no copy and a listener added or removed during an emit
+ * takes effect from the next one.
  */
 export class TypedEvents<Events extends object> {
-  #listeners = new Map<keyof Events, Set<Listener<never>>>();
+  #listeners: Map<keyof Events, Listener<never> | readonly Listener<never>[]> | undefined;
   readonly #channelNames: { readonly [K in keyof Events]?: string };
 
   /**
@@ -58,14 +64,15 @@ export class TypedEvents<Events extends object> {
     this.#channelNames = channelNames;
   }
 
-  /** Adds a listener; returns a function that removes it. */
+  /** Adds a listener (once: adding the same function again does nothing); returns a function that removes it. */
   on<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void {
-    let set = this.#listeners.get(name);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(name, set);
-    }
-    set.add(listener);
+    const listeners = (this.#listeners ??= new Map<keyof Events, Listener<never> | readonly Listener<never>[]>());
+    const current = listeners.get(name);
+    const added = listener as Listener<never>;
+    if (current === undefined) listeners.set(name, added);
+    else if (typeof current === 'function') {
+      if (current !== added) listeners.set(name, [current, added]);
+    } else if (!current.includes(added)) listeners.set(name, [...current, added]);
     return () => this.off(name, listener);
   }
 
@@ -79,29 +86,39 @@ export class TypedEvents<Events extends object> {
   }
 
   off<K extends keyof Events>(name: K, listener: Listener<Events[K]>): void {
-    this.#listeners.get(name)?.delete(listener);
+    const listeners = this.#listeners;
+    const current = listeners?.get(name);
+    if (listeners === undefined || current === undefined) return;
+    if (typeof current === 'function') {
+      if (current === listener) listeners.delete(name);
+      return;
+    }
+    const rest = current.filter((l) => l !== listener);
+    listeners.set(name, rest.length === 1 ? (rest[0] as Listener<never>) : rest);
   }
 
   listenerCount(name: keyof Events): number {
-    return this.#listeners.get(name)?.size ?? 0;
+    const current = this.#listeners?.get(name);
+    return current === undefined ? 0 : typeof current === 'function' ? 1 : current.length;
   }
 
   /** Removes every listener (used by `close()` of the owning object). */
   clear(): void {
-    this.#listeners.clear();
+    this.#listeners = undefined;
   }
 
   emit<K extends keyof Events>(name: K, payload: Events[K]): void {
-    const set = this.#listeners.get(name);
-    if (set !== undefined && set.size > 0) {
-      for (const listener of [...set]) {
-        try {
-          (listener as Listener<Events[K]>)(payload);
-        } catch (error) {
-          reportListenerError(String(name), error);
-        }
-      }
-    }
+    const current = this.#listeners?.get(name) as Listener<Events[K]> | readonly Listener<Events[K]>[] | undefined;
+    if (typeof current === 'function') call(current, payload, name);
+    else if (current !== undefined) for (const listener of current) call(listener, payload, name);
     publish(this.#channelNames[name] ?? String(name), payload);
+  }
+}
+
+function call<T>(listener: Listener<T>, payload: T, name: PropertyKey): void {
+  try {
+    listener(payload);
+  } catch (error) {
+    reportListenerError(String(name), error);
   }
 }

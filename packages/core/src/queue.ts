@@ -131,6 +131,9 @@ interface Entry<T> {
   readonly size: number;
 }
 
+// One object for every queue (a long-lived connection owns one).
+const QUEUE_CHANNELS = { drop: 'drop', 'high-water': 'queue', drain: 'queue' } as const;
+
 export class OutboundQueue<T> {
   readonly name: string;
   readonly maxItems: number;
@@ -140,7 +143,7 @@ export class OutboundQueue<T> {
   readonly highWaterMarkItems: number;
 
   readonly #sizeOf: (item: T) => number;
-  readonly #events = new TypedEvents<OutboundQueueEvents<T>>({ drop: 'drop', 'high-water': 'queue', drain: 'queue' });
+  readonly #events = new TypedEvents<OutboundQueueEvents<T>>(QUEUE_CHANNELS);
   // Slots before #head are already taken out (undefined), so shift() does not move the array.
   #entries: (Entry<T> | undefined)[] = [];
   #head = 0;

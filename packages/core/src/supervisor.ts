@@ -111,6 +111,17 @@ function warn(message: string, error: unknown): void {
   process.emitWarning(`${message}: ${detail.message}`, { type: 'HoldfastWarning', detail: detail.stack });
 }
 
+// One object for every supervisor: each long-lived connection owns one.
+const CHANNELS = {
+  state: 'reconnect',
+  connecting: 'reconnect',
+  open: 'reconnect',
+  lost: 'reconnect',
+  reconnecting: 'reconnect',
+  'give-up': 'reconnect',
+  closed: 'reconnect',
+} as const satisfies { readonly [K in keyof SupervisorEvents]: string };
+
 interface PendingAttempt {
   readonly attempt: number;
   readonly controller: AbortController;
@@ -128,15 +139,7 @@ export class Supervisor<C> {
   readonly #connectTimeoutMs: number;
   readonly #shouldReconnect: ((fault: Fault, attempt: number) => boolean) | undefined;
   readonly #random: () => number;
-  readonly #events = new TypedEvents<SupervisorEvents>({
-    state: 'reconnect',
-    connecting: 'reconnect',
-    open: 'reconnect',
-    lost: 'reconnect',
-    reconnecting: 'reconnect',
-    'give-up': 'reconnect',
-    closed: 'reconnect',
-  });
+  readonly #events = new TypedEvents<SupervisorEvents>(CHANNELS);
 
   #state: SupervisorState = 'idle';
   // Bumped on every transition: a step that emitted an event checks it to learn whether a listener moved the machine on.
