@@ -16,13 +16,19 @@ export interface HeartbeatOptions {
   readonly timeoutMs: number;
 }
 
+/** Called as methods of the object given, so one object (the connection) can serve without a closure per hook. */
+export interface HeartbeatHooks {
+  readonly onDead: () => void;
+  /** A pong arrived: every message sent before its ping reached the peer's WebSocket. */
+  readonly onConfirmed: (sentBeforePing: number) => void;
+  readonly sentCount: () => number;
+}
+
 export class Heartbeat {
   readonly #socket: WebSocket;
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
-  readonly #onDead: () => void;
-  readonly #onConfirmed: (sentBeforePing: number) => void;
-  readonly #sentCount: () => number;
+  readonly #hooks: HeartbeatHooks;
   #timer: NodeJS.Timeout | undefined;
   #awaitingPong = false;
   #pingId = 0;
@@ -34,19 +40,12 @@ export class Heartbeat {
   constructor(
     socket: WebSocket,
     options: HeartbeatOptions,
-    hooks: {
-      readonly onDead: () => void;
-      /** A pong arrived: every message sent before its ping reached the peer's WebSocket. */
-      readonly onConfirmed: (sentBeforePing: number) => void;
-      readonly sentCount: () => number;
-    },
+    hooks: HeartbeatHooks,
   ) {
     this.#socket = socket;
     this.#intervalMs = options.intervalMs;
     this.#timeoutMs = options.timeoutMs;
-    this.#onDead = hooks.onDead;
-    this.#onConfirmed = hooks.onConfirmed;
-    this.#sentCount = hooks.sentCount;
+    this.#hooks = hooks;
     this.#arm(this.#intervalMs);
   }
 
@@ -63,7 +62,7 @@ export class Heartbeat {
     if (index === -1) return;
     const { sent } = this.#unanswered[index] as { readonly sent: number };
     this.#unanswered.splice(0, index + 1);
-    this.#onConfirmed(sent);
+    this.#hooks.onConfirmed(sent);
     if (this.#awaitingPong && this.#unanswered.length === 0) {
       this.#awaitingPong = false;
       this.#arm(this.#intervalMs);
@@ -92,7 +91,7 @@ export class Heartbeat {
         this.#arm(Math.max(0, this.#intervalMs - this.#timeoutMs));
       } else {
         this.#timer = undefined;
-        this.#onDead();
+        this.#hooks.onDead();
       }
       return;
     }
@@ -100,7 +99,7 @@ export class Heartbeat {
     this.#heard = false;
     this.#awaitingPong = true;
     const id = ++this.#pingId;
-    this.#unanswered.push({ id, sent: this.#sentCount() });
+    this.#unanswered.push({ id, sent: this.#hooks.sentCount() });
     this.#socket.ping(String(id));
     this.#arm(this.#timeoutMs);
   }

@@ -123,11 +123,16 @@ export function checkUrl(url: unknown): void {
   }
 }
 
+// Shared by every socket that keeps the defaults: resolved options are read, never written.
+const NO_WS_OPTIONS: ClientOptions = Object.freeze({});
+const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ intervalMs: 10_000, timeoutMs: 5000 });
+const DEFAULT_QUEUE: Required<SendQueueOptions> = Object.freeze({ maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
+
 export function resolveOptions(options: ReconnectingWebSocketOptions): ResolvedOptions {
   check('options', options, isObject(options), 'an object');
   const {
     protocols,
-    ws = {},
+    ws = NO_WS_OPTIONS,
     heartbeat = {},
     queue = {},
     highWaterMarkBytes = 1024 * 1024,
@@ -151,19 +156,21 @@ export function resolveOptions(options: ReconnectingWebSocketOptions): ResolvedO
   check('heartbeat', heartbeat, heartbeat === false || isObject(heartbeat), 'false or { intervalMs, timeoutMs }');
   let resolvedHeartbeat: HeartbeatOptions | false = false;
   if (heartbeat !== false) {
-    const { intervalMs = 10_000, timeoutMs = 5000 } = heartbeat;
+    const { intervalMs = DEFAULT_HEARTBEAT.intervalMs, timeoutMs = DEFAULT_HEARTBEAT.timeoutMs } = heartbeat;
     check('heartbeat.intervalMs', intervalMs, isPositive(intervalMs) && intervalMs <= 2_147_483_647, 'a number > 0 (milliseconds)');
     check('heartbeat.timeoutMs', timeoutMs, isPositive(timeoutMs) && timeoutMs <= 2_147_483_647, 'a number > 0 (milliseconds)');
-    resolvedHeartbeat = { intervalMs, timeoutMs };
+    resolvedHeartbeat =
+      intervalMs === DEFAULT_HEARTBEAT.intervalMs && timeoutMs === DEFAULT_HEARTBEAT.timeoutMs ? DEFAULT_HEARTBEAT : { intervalMs, timeoutMs };
   }
   check('queue', queue, queue === false || isObject(queue), 'false or { maxMessages, maxBytes, overflow }');
   let resolvedQueue: Required<SendQueueOptions> | false = false;
   if (queue !== false) {
-    const { maxMessages = 1000, maxBytes = 1024 * 1024, overflow = 'drop-oldest' } = queue;
+    const { maxMessages = DEFAULT_QUEUE.maxMessages, maxBytes = DEFAULT_QUEUE.maxBytes, overflow = DEFAULT_QUEUE.overflow } = queue;
     check('queue.maxMessages', maxMessages, (Number.isInteger(maxMessages) && maxMessages >= 1) || maxMessages === Infinity, 'an integer >= 1 or Infinity');
     check('queue.maxBytes', maxBytes, (isPositive(maxBytes) || maxBytes === Infinity), 'a number > 0 or Infinity');
     check('queue.overflow', overflow, ['reject', 'drop-oldest', 'drop-newest'].includes(overflow), "'reject', 'drop-oldest' or 'drop-newest'");
-    resolvedQueue = { maxMessages, maxBytes, overflow };
+    const isDefault = maxMessages === DEFAULT_QUEUE.maxMessages && maxBytes === DEFAULT_QUEUE.maxBytes && overflow === DEFAULT_QUEUE.overflow;
+    resolvedQueue = isDefault ? DEFAULT_QUEUE : { maxMessages, maxBytes, overflow };
   }
   check('highWaterMarkBytes', highWaterMarkBytes, isPositive(highWaterMarkBytes) || highWaterMarkBytes === Infinity, 'a number > 0 or Infinity');
   check('onOpen', onOpen, onOpen === undefined || typeof onOpen === 'function', 'a function');

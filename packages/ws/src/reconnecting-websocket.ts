@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import {
@@ -122,20 +123,56 @@ export interface ReconnectingWebSocketStats {
   readonly dropped: Readonly<Record<WsDropReason, number>> & { readonly total: number };
 }
 
-interface Connection {
-  readonly socket: WebSocket;
-  readonly url: string;
-  sent: number;
-  confirmed: number;
-  openedAt: number;
-  heartbeat: Heartbeat | undefined;
-  lastError: Error | undefined;
-  heartbeatTimedOut: boolean;
-  closeCode: number | undefined;
-  closeReason: string;
+/**
+ * One socket and what is known about it. It is also its heartbeat's hooks, and
+ * the socket's listeners are shared functions that find it through the socket:
+ * an idle connection then costs no closure per listener.
+ */
+class Connection {
+  sent = 0;
+  confirmed = 0;
+  openedAt = 0;
+  heartbeat: Heartbeat | undefined = undefined;
+  lastError: Error | undefined = undefined;
+  heartbeatTimedOut = false;
+
+  constructor(
+    readonly owner: ReconnectingWebSocket,
+    readonly socket: WebSocket,
+    readonly url: string,
+  ) {}
+
+  onDead(): void {
+    this.heartbeatTimedOut = true;
+    this.socket.terminate();
+  }
+
+  onConfirmed(sent: number): void {
+    if (sent > this.confirmed) this.confirmed = sent;
+  }
+
+  sentCount(): number {
+    return this.sent;
+  }
+}
+
+const CONNECTION = Symbol('holdfast.connection');
+type Tagged = { [CONNECTION]?: Connection };
+
+function connectionOf(emitter: object): Connection {
+  return (emitter as Tagged)[CONNECTION] as Connection;
 }
 
 type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+
+const NO_DROPS: Readonly<Record<WsDropReason, number>> = {
+  overflow: 0,
+  'too-large': 0,
+  closed: 0,
+  'give-up': 0,
+  cleared: 0,
+  'not-connected': 0,
+};
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -192,8 +229,9 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   readonly #url: UrlProvider;
   readonly #options: ResolvedOptions;
   readonly #supervisor: Supervisor<Connection>;
-  readonly #queue: OutboundQueue<SendData> | undefined;
-  readonly #web = new WebListeners();
+  // Both made on first use: most sockets never queue a message, and Node code rarely uses the browser-style listeners.
+  #queue: OutboundQueue<SendData> | undefined;
+  #web: WebListeners | undefined;
   #current: Connection | undefined;
   #lastUrl = '';
   #readyState: number = CONNECTING;
@@ -210,14 +248,8 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   #disconnects = 0;
   #sentTotal = 0;
   #unconfirmedTotal = 0;
-  readonly #dropped: Record<WsDropReason, number> = {
-    overflow: 0,
-    'too-large': 0,
-    closed: 0,
-    'give-up': 0,
-    cleared: 0,
-    'not-connected': 0,
-  };
+  #dropped: Record<WsDropReason, number> | undefined;
+  #checkDrainCallback: (() => void) | undefined;
 
   constructor(url: UrlProvider, options: ReconnectingWebSocketOptions = {}) {
     super();
@@ -226,17 +258,6 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     this.#options = resolveOptions(options);
     this.name = this.#options.name;
     if (typeof url !== 'function') this.#lastUrl = redactText(url instanceof URL ? url.href : url);
-    const queueOptions = this.#options.queue;
-    if (queueOptions !== false) {
-      this.#queue = new OutboundQueue<SendData>({
-        name: `${this.name} send queue`,
-        maxItems: queueOptions.maxMessages,
-        maxBytes: queueOptions.maxBytes,
-        overflow: queueOptions.overflow,
-        highWaterMarkBytes: Math.min(this.#options.highWaterMarkBytes, queueOptions.maxBytes),
-      });
-      this.#queue.on('drop', ({ item, reason }) => this.#drop(item, reason, false));
-    }
     this.#supervisor = new Supervisor<Connection>({
       name: this.name,
       connect: (attempt) => this.#connect(attempt),
@@ -299,43 +320,43 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   get onopen(): ((event: WebOpenEvent) => void) | null {
-    return this.#web.handler('open') as ((event: WebOpenEvent) => void) | null;
+    return (this.#web?.handler('open') ?? null) as ((event: WebOpenEvent) => void) | null;
   }
 
   set onopen(handler: ((event: WebOpenEvent) => void) | null) {
-    this.#web.setHandler('open', handler);
+    this.#webListeners().setHandler('open', handler);
   }
 
   get onmessage(): ((event: WebMessageEvent) => void) | null {
-    return this.#web.handler('message') as ((event: WebMessageEvent) => void) | null;
+    return (this.#web?.handler('message') ?? null) as ((event: WebMessageEvent) => void) | null;
   }
 
   set onmessage(handler: ((event: WebMessageEvent) => void) | null) {
-    this.#web.setHandler('message', handler);
+    this.#webListeners().setHandler('message', handler);
   }
 
   get onclose(): ((event: WebCloseEvent) => void) | null {
-    return this.#web.handler('close') as ((event: WebCloseEvent) => void) | null;
+    return (this.#web?.handler('close') ?? null) as ((event: WebCloseEvent) => void) | null;
   }
 
   set onclose(handler: ((event: WebCloseEvent) => void) | null) {
-    this.#web.setHandler('close', handler);
+    this.#webListeners().setHandler('close', handler);
   }
 
   get onerror(): ((event: WebErrorEvent) => void) | null {
-    return this.#web.handler('error') as ((event: WebErrorEvent) => void) | null;
+    return (this.#web?.handler('error') ?? null) as ((event: WebErrorEvent) => void) | null;
   }
 
   set onerror(handler: ((event: WebErrorEvent) => void) | null) {
-    this.#web.setHandler('error', handler);
+    this.#webListeners().setHandler('error', handler);
   }
 
   addEventListener(type: WebEventType, listener: WebListener): void {
-    this.#web.add(type, listener);
+    this.#webListeners().add(type, listener);
   }
 
   removeEventListener(type: WebEventType, listener: WebListener): void {
-    this.#web.remove(type, listener);
+    this.#web?.remove(type, listener);
   }
 
   /**
@@ -352,7 +373,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       connection.sent++;
       // ws has no 'drain': a write callback tells when the buffer shrank. It is only paid for when this send
       // can leave the buffer at the mark (16 bytes cover a frame header), or a 'drain' is already owed.
-      if (this.#needDrain || socket.bufferedAmount + maxByteLength(data) + 16 >= highWaterMark) socket.send(data, this.#checkDrain);
+      if (this.#needDrain || socket.bufferedAmount + maxByteLength(data) + 16 >= highWaterMark) socket.send(data, (this.#checkDrainCallback ??= () => this.#checkDrain()));
       else socket.send(data);
       if (socket.bufferedAmount < highWaterMark) return true;
       this.#needDrain = true;
@@ -385,7 +406,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   stats(): ReconnectingWebSocketStats {
-    const dropped = { ...this.#dropped };
+    const dropped = { ...(this.#dropped ?? NO_DROPS) };
     return {
       connects: this.#connects,
       disconnects: this.#disconnects,
@@ -401,37 +422,16 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     checkUrl(target);
     const href = target instanceof URL ? target.href : target;
     const socket = new WebSocket(href, this.#options.protocols, this.#options.ws);
-    const connection: Connection = {
-      socket,
-      url: redactText(href),
-      sent: 0,
-      confirmed: 0,
-      openedAt: 0,
-      heartbeat: undefined,
-      lastError: undefined,
-      heartbeatTimedOut: false,
-      closeCode: undefined,
-      closeReason: '',
-    };
+    const connection = new Connection(this, socket, redactText(href));
+    (socket as Tagged)[CONNECTION] = connection;
     socket.binaryType = this.#binaryType;
     // Listeners for the socket's whole life: an 'error' with no listener would crash the process.
-    socket.on('error', (error) => {
-      connection.lastError = error;
-      this.#emitError(error);
-    });
-    socket.on('message', (data, isBinary) => {
-      connection.heartbeat?.heard();
-      this.#deliver(data, isBinary);
-    });
-    // ws swallows errors of the TCP socket once open (a reset is only a 1006); the socket itself still tells why.
-    socket.on('upgrade', (response) => {
-      response.socket.on('error', (error) => {
-        connection.lastError ??= error;
-      });
-    });
-    socket.on('ping', () => connection.heartbeat?.heard());
-    socket.on('pong', (payload) => connection.heartbeat?.pong(payload));
-    socket.on('close', (code, reason) => this.#onSocketClose(connection, code, reason.toString()));
+    socket.on('error', ReconnectingWebSocket.#onSocketError);
+    socket.on('message', ReconnectingWebSocket.#onSocketMessage);
+    socket.on('upgrade', ReconnectingWebSocket.#onSocketUpgrade);
+    socket.on('ping', ReconnectingWebSocket.#onSocketPing);
+    socket.on('pong', ReconnectingWebSocket.#onSocketPong);
+    socket.on('close', ReconnectingWebSocket.#onSocketCloseEvent);
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error): void => {
         signal.removeEventListener('abort', onAbort);
@@ -484,6 +484,40 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     return connection;
   }
 
+  // The socket's listeners, shared by every socket (`this` is the socket).
+  static #onSocketError(this: WebSocket, error: Error): void {
+    const connection = connectionOf(this);
+    connection.lastError = error;
+    connection.owner.#emitError(error);
+  }
+
+  static #onSocketMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    const connection = connectionOf(this);
+    connection.heartbeat?.heard();
+    connection.owner.#deliver(data, isBinary);
+  }
+
+  // ws swallows errors of the TCP socket once open (a reset is only a 1006); the socket itself still tells why.
+  static #onSocketUpgrade(this: WebSocket, response: IncomingMessage): void {
+    const connection = connectionOf(this);
+    response.socket.on('error', (error) => {
+      connection.lastError ??= error;
+    });
+  }
+
+  static #onSocketPing(this: WebSocket): void {
+    connectionOf(this).heartbeat?.heard();
+  }
+
+  static #onSocketPong(this: WebSocket, payload: Buffer): void {
+    connectionOf(this).heartbeat?.pong(payload);
+  }
+
+  static #onSocketCloseEvent(this: WebSocket, code: number, reason: Buffer): void {
+    const connection = connectionOf(this);
+    connection.owner.#onSocketClose(connection, code, reason.toString());
+  }
+
   #onOpen(attempt: number): void {
     const connection = this.#supervisor.connection;
     if (connection === undefined || connection.socket.readyState !== OPEN) return;
@@ -493,16 +527,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     connection.openedAt = performance.now();
     const heartbeat = this.#options.heartbeat;
     if (heartbeat !== false) {
-      connection.heartbeat = new Heartbeat(connection.socket, heartbeat, {
-        onDead: () => {
-          connection.heartbeatTimedOut = true;
-          connection.socket.terminate();
-        },
-        onConfirmed: (sent) => {
-          if (sent > connection.confirmed) connection.confirmed = sent;
-        },
-        sentCount: () => connection.sent,
-      });
+      connection.heartbeat = new Heartbeat(connection.socket, heartbeat, connection);
     }
     this.#flush(connection);
     this.#readyState = OPEN;
@@ -521,8 +546,6 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   #onSocketClose(connection: Connection, code: number, reason: string): void {
-    connection.closeCode = code;
-    connection.closeReason = reason;
     connection.heartbeat?.stop();
     if (connection !== this.#current) return;
     this.#current = undefined;
@@ -593,17 +616,35 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   #enqueue(data: SendData): boolean {
-    const queue = this.#queue;
     if (this.#closeRequest !== undefined || this.#readyState === CLOSED) return this.#drop(data, 'closed', true);
-    if (queue === undefined) return this.#drop(data, 'not-connected', true);
+    const options = this.#options.queue;
+    if (options === false) return this.#drop(data, 'not-connected', true);
+    const queue = (this.#queue ??= this.#createQueue(options));
     if (!queue.push(data)) return false;
     if (this.bufferedAmount < this.#options.highWaterMarkBytes) return true;
     this.#needDrain = true;
     return false;
   }
 
+  #createQueue(options: Exclude<ResolvedOptions['queue'], false>): OutboundQueue<SendData> {
+    const queue = new OutboundQueue<SendData>({
+      name: `${this.name} send queue`,
+      maxItems: options.maxMessages,
+      maxBytes: options.maxBytes,
+      overflow: options.overflow,
+      highWaterMarkBytes: Math.min(this.#options.highWaterMarkBytes, options.maxBytes),
+    });
+    queue.on('drop', ({ item, reason }) => this.#drop(item, reason, false));
+    return queue;
+  }
+
+  #webListeners(): WebListeners {
+    return (this.#web ??= new WebListeners());
+  }
+
   #drop(data: SendData, reason: WsDropReason, publishIt: boolean): false {
-    this.#dropped[reason]++;
+    const dropped = (this.#dropped ??= { ...NO_DROPS });
+    dropped[reason]++;
     const event: DropEvent = { event: 'drop', name: this.name, data, reason };
     // The queue publishes its own drops on holdfast:drop; the ones decided here are published alike.
     if (publishIt) publish('drop', event);
@@ -611,24 +652,26 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     return false;
   }
 
-  readonly #checkDrain = (): void => {
+  #checkDrain(): void {
     if (this.#needDrain && this.bufferedAmount < this.#options.highWaterMarkBytes) {
       this.#needDrain = false;
       this.#emitLocal('drain');
     }
-  };
+  }
 
   #deliver(data: WebSocket.RawData, isBinary: boolean): void {
     this.emit('message', data, isBinary);
-    if (this.#web.wants('message')) {
+    const web = this.#web;
+    if (web?.wants('message') === true) {
       // ws hands text frames over as a Buffer whatever the binaryType.
-      this.#web.dispatch({ type: 'message', data: isBinary ? data : (data as Buffer).toString(), target: this } as never);
+      web.dispatch({ type: 'message', data: isBinary ? data : (data as Buffer).toString(), target: this } as never);
     }
   }
 
   #emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    if (this.#web.wants('error')) this.#web.dispatch({ type: 'error', error, message: error.message, target: this } as never);
+    const web = this.#web;
+    if (web?.wants('error') === true) web.dispatch({ type: 'error', error, message: error.message, target: this } as never);
   }
 
   #finish(reason: 'close' | 'give-up'): void {
@@ -656,8 +699,9 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   #emit<K extends 'open' | 'disconnect' | 'reconnecting' | 'give-up' | 'close'>(name: K, payload: ReconnectingWebSocketEvents[K][0]): void {
     publish('reconnect', payload);
     this.#emitLocal(name, ...([payload] as ReconnectingWebSocketEvents[K]));
-    if ((name === 'open' || name === 'close') && this.#web.wants(name)) {
-      this.#web.dispatch({ ...payload, type: name, target: this });
+    const web = this.#web;
+    if ((name === 'open' || name === 'close') && web?.wants(name) === true) {
+      web.dispatch({ ...payload, type: name, target: this });
     }
   }
 
