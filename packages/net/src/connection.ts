@@ -55,7 +55,7 @@ export class Connection {
   // Made only when asked for (onConnect): an idle connection should cost little more than its socket.
   #closedSignal: AbortController | undefined;
   #heartbeat: Heartbeat | undefined;
-  #waiters: Waiter[] = [];
+  #waiters: Waiter[] | undefined;
 
   private constructor(socket: net.Socket, config: ConnectionConfig, handlers: ConnectionHandlers) {
     this.socket = socket;
@@ -161,15 +161,16 @@ export class Connection {
 
   /** Hands a received frame to a pending receive(); false when nobody waits. */
   offer(payload: Buffer): boolean {
-    if (this.#waiters.length === 0) return false;
-    (this.#waiters.shift() as Waiter).resolve(payload);
+    const waiters = this.#waiters;
+    if (waiters === undefined || waiters.length === 0) return false;
+    (waiters.shift() as Waiter).resolve(payload);
     return true;
   }
 
   /** The next frame (chunk, in raw mode) received, instead of it going to the owner's listeners; for the onConnect hook. */
   receive(): Promise<Buffer> {
     if (this.closed) return Promise.reject(this.#closedError());
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
   }
 
   startHeartbeat(intervalMs: number, timeoutMs: number, ping: () => string | Buffer): void {
@@ -218,8 +219,8 @@ export class Connection {
     this.closed = true;
     this.#heartbeat?.stop();
     this.socket.setTimeout(0);
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    const waiters = this.#waiters ?? [];
+    this.#waiters = undefined;
     for (const waiter of waiters) waiter.reject(this.#closedError());
     this.#closedSignal?.abort(this.#closedError());
     this.#handlers.close(this);

@@ -45,6 +45,19 @@ interface LostReport {
   readonly partialInboundBytes: number;
 }
 
+// Shared by every socket: each lifecycle event goes to the diagnostics channel `holdfast:net`.
+const CHANNELS = {
+  connect: 'net',
+  disconnect: 'net',
+  reconnecting: 'net',
+  'give-up': 'net',
+  drop: 'net',
+  drain: 'net',
+  close: 'net',
+} as const satisfies { readonly [K in keyof ReconnectingSocketEvents]: string };
+
+const sizeOfOutgoing = (entry: Outgoing): number => entry.size;
+
 function warn(message: string, error: unknown): void {
   const detail = error instanceof Error ? error : new Error(String(error));
   process.emitWarning(`${message}: ${detail.message}`, { type: 'HoldfastWarning', detail: detail.stack ?? '' });
@@ -66,19 +79,13 @@ export class ReconnectingSocket {
   readonly #confirm: ConfirmOptions | undefined;
   readonly #heartbeat: { intervalMs: number; timeoutMs: number; ping: () => string | Buffer } | undefined;
   readonly #isPong: ((message: Buffer) => boolean) | undefined;
-  readonly #queue: OutboundQueue<Outgoing> | undefined;
+  /** undefined with `queue: false`. */
+  readonly #makeQueue: (() => OutboundQueue<Outgoing>) | undefined;
+  #queue: OutboundQueue<Outgoing> | undefined;
   readonly #window: ResendWindow | undefined;
   readonly #supervisor: Supervisor<Connection>;
   readonly #handlers: ConnectionHandlers;
-  readonly #events = new TypedEvents<ReconnectingSocketEvents>({
-    connect: 'net',
-    disconnect: 'net',
-    reconnecting: 'net',
-    'give-up': 'net',
-    drop: 'net',
-    drain: 'net',
-    close: 'net',
-  });
+  readonly #events = new TypedEvents<ReconnectingSocketEvents>(CHANNELS);
   readonly #data = new InboundListeners<Buffer>('data');
   readonly #messages = new InboundListeners<Buffer>('message');
   /** `#data` with framing `'raw'`, `#messages` otherwise. */
@@ -128,16 +135,22 @@ export class ReconnectingSocket {
     }
     if (options.queue !== false) {
       const queue = options.queue ?? {};
-      this.#queue = new OutboundQueue<Outgoing>({
+      const queueOptions = {
         maxItems: queue.maxItems,
         maxBytes: queue.maxBytes,
         overflow: queue.overflow,
         highWaterMarkBytes: queue.highWaterMarkBytes,
         highWaterMarkItems: queue.highWaterMarkItems,
-        sizeOf: (entry) => entry.size,
+        sizeOf: sizeOfOutgoing,
         name: this.name,
-      });
-      this.#queue.on('drop', (event) => this.#drop(event.item.message, event.reason as NetDropReason, 'not-sent'));
+      };
+      // Made when first needed: a connection that never writes while down never holds one. This one only checks the options now.
+      new OutboundQueue<Outgoing>(queueOptions);
+      this.#makeQueue = () => {
+        const made = new OutboundQueue<Outgoing>(queueOptions);
+        made.on('drop', (event) => this.#drop(event.item.message, event.reason as NetDropReason, 'not-sent'));
+        return made;
+      };
     }
     if (resolved.confirm !== undefined) this.#window = new ResendWindow(resolved.maxUnconfirmed);
     this.#inbound = this.framing === 'raw' ? this.#data : this.#messages;
@@ -313,10 +326,13 @@ export class ReconnectingSocket {
       this.#drop(entry.message, 'closed', 'not-sent');
       return false;
     }
-    const queue = this.#queue;
+    let queue = this.#queue;
     if (queue === undefined) {
-      this.#drop(entry.message, 'not-connected', 'not-sent');
-      return false;
+      if (this.#makeQueue === undefined) {
+        this.#drop(entry.message, 'not-connected', 'not-sent');
+        return false;
+      }
+      queue = this.#queue = this.#makeQueue();
     }
     const kept = queue.push(entry);
     const connection = this.#connection;
