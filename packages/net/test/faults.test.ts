@@ -393,9 +393,9 @@ describe('half-open and idle connections', () => {
 });
 
 describe('a herd of clients', () => {
-  it('300 clients of a restarting server reconnect spread over the jitter window, not in one burst', async () => {
+  it('1000 clients of a restarting server reconnect spread over the jitter window, not in one burst', async () => {
     const srv = await server({ framing: 'lines' });
-    const clients = Array.from({ length: 300 }, () =>
+    const clients = Array.from({ length: 1000 }, () =>
       // The default schedule: full jitter from 1 s.
       client({ port: srv.port, framing: 'lines', schedule: undefined, minUptimeMs: 0 }),
     );
@@ -410,12 +410,18 @@ describe('a herd of clients', () => {
     const upAt = performance.now();
     await srv.start();
     await until(() => connectTimes.length === clients.length, 'every client back', 15_000);
-    // The spread is judged on the delays holdfast chose (the machine's load can bunch the timers that run them):
-    // uniform over 1 s puts ~10 % in each 100 ms window; one burst would put them all in one.
-    const windows = new Map<number, number>();
-    for (const d of delays) windows.set(Math.floor(d / 100), (windows.get(Math.floor(d / 100)) ?? 0) + 1);
+    // The goal (no 100 ms window with more than 15 % of the clients) is judged on the delays holdfast chose:
+    // uniform over 1 s puts ~10 % in each window (with 1000 clients, 15 % is over five standard deviations away);
+    // one burst would put them all in one. The arrival times, which a loaded machine can bunch by stalling the
+    // timers that run the reconnects, get a looser bound that still fails for a burst.
+    const busiestShare = (times: number[]): number => {
+      const windows = new Map<number, number>();
+      for (const t of times) windows.set(Math.floor(t / 100), (windows.get(Math.floor(t / 100)) ?? 0) + 1);
+      return Math.max(...windows.values()) / clients.length;
+    };
     expect(delays).toHaveLength(clients.length);
-    expect(Math.max(...windows.values()) / clients.length).toBeLessThanOrEqual(0.2);
+    expect(busiestShare(delays)).toBeLessThanOrEqual(0.15);
+    expect(busiestShare(connectTimes.map((t) => t - upAt))).toBeLessThanOrEqual(0.3);
     expect(Math.max(...delays)).toBeLessThanOrEqual(1000);
     expect(Math.max(...connectTimes) - upAt).toBeLessThan(3000);
   }, 20_000);
