@@ -5,6 +5,7 @@
  * restart, memory per idle connection (each contender in a fresh process).
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exponential } from '@holdfast/core';
+import { build } from 'tsup';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type Client, type ContenderName } from './lib/ws-contenders.js';
 import { startChildServer } from './lib/child-server.js';
@@ -310,7 +312,7 @@ async function herd(smoke: boolean): Promise<void> {
 }
 
 const execFileAsync = promisify(execFile);
-const memoryChild = fileURLToPath(new URL('./lib/ws-memory-child.ts', import.meta.url));
+const memoryChild = fileURLToPath(new URL('./lib/ws-memory-child.mjs', import.meta.url));
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 interface MemoryRound {
@@ -319,16 +321,43 @@ interface MemoryRound {
   readonly rssPerConnection: number;
 }
 
+/**
+ * @holdfast/ws and core bundled from the sources as the published package is
+ * built (esbuild through tsup, ws left external), into packages/ws/.cache
+ * (ignored by git), where `ws` resolves to the one the peers get too.
+ */
+async function bundleHoldfast(): Promise<string> {
+  const outDir = fileURLToPath(new URL('../../packages/ws/.cache/bench', import.meta.url));
+  await build({
+    entry: { 'holdfast-ws': fileURLToPath(new URL('../../packages/ws/src/index.ts', import.meta.url)) },
+    outDir,
+    format: ['esm'],
+    outExtension: () => ({ js: '.mjs' }),
+    platform: 'node',
+    target: 'node20',
+    noExternal: [/^@holdfast\//],
+    external: ['ws'],
+    tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)),
+    dts: false,
+    sourcemap: false,
+    clean: true,
+    silent: true,
+    config: false,
+  });
+  return join(outDir, 'holdfast-ws.mjs');
+}
+
 async function memory(smoke: boolean): Promise<void> {
   const connections = smoke ? 20 : 500;
-  const rounds = smoke ? 1 : 3;
+  const rounds = smoke ? 1 : 5;
+  const bundle = await bundleHoldfast();
   const server = await startWsSinkServer();
   const results: Record<string, MemoryRound[]> = {};
   try {
     await alternate(CONTENDERS, rounds, async (name) => {
       const { stdout } = await execFileAsync(
         process.execPath,
-        ['--expose-gc', '--import', 'tsx', memoryChild, name, `ws://127.0.0.1:${server.port}`, String(connections)],
+        ['--expose-gc', memoryChild, name, `ws://127.0.0.1:${server.port}`, String(connections), bundle],
         { cwd: repositoryRoot, timeout: 120_000 },
       );
       const round = JSON.parse(stdout.trim().split('\n').pop()!) as MemoryRound;
@@ -341,7 +370,7 @@ async function memory(smoke: boolean): Promise<void> {
   const of = (name: ContenderName, field: keyof MemoryRound): number => median(results[name]!.map((round) => round[field]));
   const raw = of('raw ws', 'heapPerConnection');
   console.log(
-    `\nmemory: ${connections} idle connections to a server in another process, each contender in a fresh process (--expose-gc, full GCs before and after); medians of ${rounds}`,
+    `\nmemory: ${connections} idle connections to a server in another process, default options, each contender in a fresh plain-node process (--expose-gc, full GCs before and after; holdfast bundled as published); medians of ${rounds} alternating rounds`,
   );
   printTable(
     ['client', 'heap B/connection', 'x raw ws', 'external B/connection', 'RSS B/connection (noisy)'],
