@@ -264,6 +264,17 @@ export class ReconnectingSocket {
     return this.#closing;
   }
 
+  /**
+   * Skips the current backoff wait and tries to connect at once, for when the
+   * application knows the endpoint is back (a network-up signal, a service
+   * registry, an operator). Does nothing unless the socket is waiting to
+   * reconnect (`state === 'waiting'`): it never drops an open connection nor
+   * starts a second attempt. A failed attempt schedules the next wait as usual.
+   */
+  reconnectNow(): void {
+    this.#supervisor.reconnectNow();
+  }
+
   stats(): ReconnectingSocketStats {
     return {
       state: this.#supervisor.state,

@@ -73,6 +73,47 @@ describe('server restart', () => {
   });
 });
 
+describe('reconnectNow()', () => {
+  it('skips the backoff wait: a socket waiting a minute is back at once when the server is, and changes nothing in other states', async () => {
+    const srv = await server({ framing: 'lines', onMessage: (m, reply) => reply(`ack ${m.toString()}`) });
+    const socket = client({ port: srv.port, framing: 'lines', schedule: constant(60_000) });
+    const reconnecting = record(socket, 'reconnecting');
+    const connects = record(socket, 'connect');
+    const answers: string[] = [];
+    socket.on('message', (m) => answers.push(m.toString()));
+    await until(() => connects.length === 1, 'the first connect');
+    socket.reconnectNow();
+    await sleep(50);
+    expect(socket.state).toBe('open');
+    expect(connects).toHaveLength(1);
+    expect(srv.accepted).toBe(1);
+
+    await srv.stop();
+    await until(() => reconnecting.length === 1, 'the first wait');
+    expect(reconnecting[0]!.delayMs).toBe(60_000);
+    socket.send('while down');
+    // Still down: the attempt fails at once and the next wait is scheduled as usual.
+    socket.reconnectNow();
+    await until(() => reconnecting.length === 2, 'the second wait');
+    expect(reconnecting[1]!.fault.code).toBe('ECONNREFUSED');
+    expect(socket.state).toBe('waiting');
+
+    await srv.start();
+    const started = performance.now();
+    socket.reconnectNow();
+    await until(() => answers.length === 1, 'the queued message answered');
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(answers).toEqual(['ack while down']);
+    expect(connects).toHaveLength(2);
+    expect(reconnecting).toHaveLength(2);
+
+    await socket.close();
+    socket.reconnectNow();
+    expect(socket.state).toBe('closed');
+    expect(srv.accepted).toBe(2);
+  });
+});
+
 describe('resets mid-message', () => {
   it('a frame cut by a RST is never continued on the next connection: the next message arrives whole', async () => {
     let resetDone = false;
