@@ -5,13 +5,20 @@
  *   net with the same framing written by hand; alternating rounds, medians);
  * - recovery: time from the server listening again to the first queued message
  *   arriving, over many restarts (p50/p99 beside the first backoff step);
- * - memory: heap and RSS per idle connection.
+ * - herd: 1000 clients of a server that drops them all and is back 1 s later
+ *   on the same port: the most reconnects in any 100 ms and the time until
+ *   all are back, beside a hand-written reconnect loop with a fixed delay;
+ * - memory: heap and RSS per idle connection (holdfast bundled as it is published).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
+import { build } from 'tsup';
+import { startChildServer } from './lib/child-server.js';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 
 // Sink: answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
@@ -364,6 +371,188 @@ async function recovery(opts: BenchOptions): Promise<void> {
   );
 }
 
+/**
+ * The herd's server, in its own process so that 1000 accepts do not share the
+ * clients' event loop. `down` resets every connection and closes the port;
+ * `up` listens on the same port again and answers with the moment it did
+ * (epoch ms, comparable across processes); `accepts` answers with the TCP
+ * accepts since then, in ms after `up`.
+ */
+const HERD_SERVER = `
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+const now = () => performance.timeOrigin + performance.now();
+const sockets = new Set();
+let port = 0, upAt = 0, accepts = [];
+const server = net.createServer((s) => {
+  accepts.push(now() - upAt);
+  sockets.add(s);
+  s.on('error', () => {});
+  s.on('close', () => sockets.delete(s));
+});
+const up = (then) => server.listen(port, '127.0.0.1', () => { port = server.address().port; then(); });
+up(() => console.log(port));
+let buffered = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffered += chunk;
+  let nl;
+  while ((nl = buffered.indexOf('\\n')) >= 0) {
+    const line = buffered.slice(0, nl);
+    buffered = buffered.slice(nl + 1);
+    if (line === 'down') {
+      for (const s of sockets) s.resetAndDestroy();
+      server.close(() => console.log('ok'));
+    } else if (line === 'up') {
+      accepts = [];
+      upAt = now();
+      up(() => console.log(String(upAt)));
+    } else if (line === 'accepts') console.log(JSON.stringify(accepts));
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The most of `times` (ms) that fall in any window of `widthMs` (sliding, not fixed buckets). */
+function busiestWindow(times: readonly number[], widthMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while (sorted[end]! - sorted[start]! >= widthMs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+type HerdContender = 'holdfast ReconnectingSocket' | 'raw net, fixed 1 s retry';
+
+interface HerdClient {
+  onConnect(cb: () => void): void;
+  connected(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function holdfastHerdClient(port: number): HerdClient {
+  // Default schedule (full jitter from 1 s); minUptimeMs 0 stands for a fleet that was connected for long.
+  const socket = new ReconnectingSocket({ host: '127.0.0.1', port, minUptimeMs: 0 });
+  return {
+    onConnect: (cb) => socket.on('connect', () => cb()),
+    connected: () => new Promise((resolve) => socket.once('connect', () => resolve())),
+    close: () => socket.close(),
+  };
+}
+
+/** What a reconnect loop written by hand often is: the same delay after every close, no jitter. */
+function fixedRetryHerdClient(port: number): HerdClient {
+  let socket: net.Socket;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const listeners: (() => void)[] = [];
+  const open = (): void => {
+    socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    socket.on('connect', () => listeners.forEach((cb) => cb()));
+    socket.on('close', () => {
+      if (!closed) timer = setTimeout(open, 1000);
+    });
+  };
+  open();
+  return {
+    onConnect: (cb) => listeners.push(cb),
+    connected: () => new Promise((resolve) => listeners.push(resolve)),
+    close: () => {
+      closed = true;
+      clearTimeout(timer);
+      if (socket.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        socket.once('close', () => resolve());
+        socket.destroy();
+      });
+    },
+  };
+}
+
+interface HerdRound {
+  readonly back: number;
+  readonly accepts: number;
+  readonly busiestAccepts: number;
+  readonly busiestConnects: number;
+  readonly lastConnectMs: number;
+}
+
+async function herdRound(name: HerdContender, clients: number, downMs: number, waitMs: number): Promise<HerdRound> {
+  const server = await startChildServer(HERD_SERVER);
+  try {
+    const fleet: HerdClient[] = [];
+    const reconnected: number[] = [];
+    let upAt = 0;
+    // Connected in batches of 100, so the first connections do not overflow the listen backlog (not measured).
+    for (let i = 0; i < clients; i += 100) {
+      const batch = Array.from({ length: Math.min(100, clients - i) }, () =>
+        name === 'holdfast ReconnectingSocket' ? holdfastHerdClient(server.port) : fixedRetryHerdClient(server.port),
+      );
+      await Promise.all(batch.map((client) => client.connected()));
+      fleet.push(...batch);
+    }
+    for (const client of fleet) client.onConnect(() => upAt > 0 && reconnected.push(epochNow() - upAt));
+    await server.command('down');
+    await sleep(downMs);
+    upAt = Number(await server.command('up'));
+    const deadline = performance.now() + waitMs;
+    while (reconnected.length < clients && performance.now() < deadline) await sleep(20);
+    const accepts = JSON.parse(await server.command('accepts')) as number[];
+    await Promise.all(fleet.map((client) => client.close()));
+    return {
+      back: reconnected.length,
+      accepts: accepts.length,
+      busiestAccepts: busiestWindow(accepts, 100),
+      busiestConnects: busiestWindow(reconnected, 100),
+      lastConnectMs: reconnected.length === 0 ? Number.NaN : Math.max(...reconnected),
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+async function herd(opts: BenchOptions): Promise<void> {
+  const clients = opts.smoke ? 50 : 1000;
+  const downMs = opts.smoke ? 200 : 1000;
+  const waitMs = opts.smoke ? 5000 : 20_000;
+  const rounds = opts.smoke ? 1 : 3;
+  const contenders: HerdContender[] = ['holdfast ReconnectingSocket', 'raw net, fixed 1 s retry'];
+  const results: Partial<Record<HerdContender, HerdRound[]>> = {};
+  await alternate(contenders, rounds, async (name) => {
+    (results[name] ??= []).push(await herdRound(name, clients, downMs, waitMs));
+    return 0;
+  });
+  const share = (n: number): string => `${fmt(n)} (${fmt((100 * n) / clients, 1)} %)`;
+  console.log(
+    `\nherd: ${clients} clients in this process, server in another process resets them all, down ${downMs} ms, back on the same port; times from the server listening again; medians of ${rounds} alternating rounds, the worst round beside`,
+  );
+  console.log("(accepts: TCP connections the server accepted; connects: the clients' connect events; goal: at most 15 % in any 100 ms, all back within 3 s)");
+  printTable(
+    ['client', 'back (worst round)', 'accepts', 'most accepts in 100 ms', 'most connects in 100 ms', 'worst round', 'last connect ms', 'worst round'],
+    contenders.map((name) => {
+      const of = (field: keyof HerdRound): number[] => results[name]!.map((round) => round[field]);
+      const worstBack = Math.min(...of('back'));
+      return [
+        name,
+        worstBack === clients ? `${clients}/${clients}` : `${worstBack}/${clients} after ${fmt(waitMs / 1000)} s`,
+        fmt(median(of('accepts'))),
+        share(median(of('busiestAccepts'))),
+        share(median(of('busiestConnects'))),
+        share(Math.max(...of('busiestConnects'))),
+        fmt(median(of('lastConnectMs'))),
+        fmt(Math.max(...of('lastConnectMs'))),
+      ];
+    }),
+  );
+}
+
 // One contender per child process, so that no other contender's garbage or first-use costs are counted.
 const MEMORY_CHILD = `
 const [kind, port, count, source] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), process.argv[4]];
@@ -394,9 +583,35 @@ await Promise.all(closers.map((close) => close()));
 process.stdout.write(JSON.stringify({ heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 }));
 `;
 
-function measureInChild(kind: string, port: number, count: number): Promise<{ heap: number; rss: number }> {
-  const source = new URL('../../packages/net/src/index.ts', import.meta.url).href;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', '--input-type=module', '-e', MEMORY_CHILD, kind, String(port), String(count), source], {
+/**
+ * @holdfast/net and core bundled from the sources as the published package is
+ * built (esbuild through tsup), into packages/net/.cache (ignored by git). Run
+ * through tsx instead, every arrow function would also carry the `name`
+ * property tsx adds (its keepNames option), about 1.5 KiB per connection that
+ * no user of the package pays.
+ */
+async function bundleHoldfast(): Promise<string> {
+  const outDir = fileURLToPath(new URL('../../packages/net/.cache/bench', import.meta.url));
+  await build({
+    entry: { 'holdfast-net': fileURLToPath(new URL('../../packages/net/src/index.ts', import.meta.url)) },
+    outDir,
+    format: ['esm'],
+    outExtension: () => ({ js: '.mjs' }),
+    platform: 'node',
+    target: 'node20',
+    noExternal: [/^@holdfast\//],
+    tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)),
+    dts: false,
+    sourcemap: false,
+    clean: true,
+    silent: true,
+    config: false,
+  });
+  return pathToFileURL(join(outDir, 'holdfast-net.mjs')).href;
+}
+
+function measureInChild(kind: string, port: number, count: number, bundle: string): Promise<{ heap: number; rss: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', MEMORY_CHILD, kind, String(port), String(count), bundle], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -409,13 +624,14 @@ function measureInChild(kind: string, port: number, count: number): Promise<{ he
 
 async function memory(opts: BenchOptions): Promise<void> {
   const count = opts.smoke ? 20 : 1000;
+  const bundle = await bundleHoldfast();
   const { port, child } = await startSink();
   const kinds = ['raw net', 'holdfast raw', 'holdfast lines + heartbeat'];
   const rows: { kind: string; heap: number; rss: number }[] = [];
-  for (const kind of kinds) rows.push({ kind, ...(await measureInChild(kind, port, count)) });
+  for (const kind of kinds) rows.push({ kind, ...(await measureInChild(kind, port, count, bundle)) });
   await stopSink(child);
   const raw = rows[0]!;
-  console.log(`\nmemory: ${count} idle connections each, one process per contender (server in another), after GC`);
+  console.log(`\nmemory: ${count} idle connections each, one process per contender (server in another), after GC; holdfast bundled as published`);
   printTable(
     ['contender', 'heap KiB / connection', 'RSS KiB / connection', 'heap ratio to raw'],
     rows.map((r) => [r.kind, fmt(r.heap, 2), fmt(r.rss, 2), fmt(r.heap / raw.heap, 2)]),
@@ -426,5 +642,6 @@ export default async function (opts: BenchOptions): Promise<void> {
   await throughput(opts);
   await inbound(opts);
   await recovery(opts);
+  await herd(opts);
   await memory(opts);
 }
