@@ -46,6 +46,11 @@ const TLS_TO_PLAIN_HINT =
 const TLS_TRUST_HINT =
   "the collector's certificate is not trusted: give its CA with the 'ca' option or OTEL_EXPORTER_OTLP_CERTIFICATE (for Aspire, the dev certificate exported with 'dotnet dev-certs https --export-path'); never set NODE_TLS_REJECT_UNAUTHORIZED=0";
 
+const CLIENT_CERT_HINT =
+  "the collector requires a client certificate (mutual TLS): give it with the 'cert' and 'key' options or OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY, signed by a CA the collector trusts";
+// TLS 1.3's alert when the server wanted a client certificate and got none (or one it does not accept).
+const CLIENT_CERT_REQUIRED = /CERTIFICATE_REQUIRED|alert certificate required|alert unknown ca|alert bad certificate/i;
+
 const TLS_TRUST_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -106,6 +111,7 @@ export function classifyExportError(error: unknown, context: OtlpFaultContext = 
     if (context.protocol !== 'grpc') return { ...fault, transient: false, hint: HTTP_TO_GRPC_HINT };
   }
   if (fault.kind === 'tls' && TLS_TRUST_CODES.has(fault.code)) return { ...fault, transient: false, hint: TLS_TRUST_HINT };
+  if (fault.kind === 'tls' && (CLIENT_CERT_REQUIRED.test(fault.code) || CLIENT_CERT_REQUIRED.test(message))) return { ...fault, transient: false, hint: CLIENT_CERT_HINT };
   return fault;
 }
 
@@ -115,6 +121,9 @@ function classifyGrpc(error: unknown, status: number, details: string): Fault {
   // grpc-js reports what the HTTP/2 layer saw in `details`; these say the peer speaks HTTP/1.
   if (/HTTP\/1|Protocol error|Received HTTP status code|unexpected HTTP status|Parse Error|Trailers-Only|content-type/i.test(details) && !/ECONNREFUSED|ECONNRESET/.test(details)) {
     return make('protocol', code, 'response', false, GRPC_TO_HTTP_HINT, error);
+  }
+  if (CLIENT_CERT_REQUIRED.test(details)) {
+    return make('tls', code, 'connect', false, CLIENT_CERT_HINT, error);
   }
   if (/self[- ]signed|unable to verify|certificate|CERT_/i.test(details)) {
     return make('tls', code, 'connect', false, TLS_TRUST_HINT, error);

@@ -20,6 +20,8 @@ describe('protocol mismatch and TLS trust', () => {
   let certs: TestCertificates;
   let httpsFront: TlsFront;
   let grpcsFront: TlsFront;
+  let mutualHttpsFront: TlsFront;
+  let mutualGrpcsFront: TlsFront;
   let baseline: string[];
 
   beforeAll(async () => {
@@ -27,6 +29,8 @@ describe('protocol mismatch and TLS trust', () => {
     [collector, certs] = await Promise.all([startCollector(), makeCertificates()]);
     httpsFront = await startTlsFront(collector.httpPort, certs.serverKey, certs.serverCert);
     grpcsFront = await startTlsFront(collector.grpcPort, certs.serverKey, certs.serverCert);
+    mutualHttpsFront = await startTlsFront(collector.httpPort, certs.serverKey, certs.serverCert, certs.ca);
+    mutualGrpcsFront = await startTlsFront(collector.grpcPort, certs.serverKey, certs.serverCert, certs.ca);
   });
   afterAll(() => faults.stop());
 
@@ -92,10 +96,38 @@ describe('protocol mismatch and TLS trust', () => {
     });
   }
 
+  for (const protocol of ['http/protobuf', 'grpc'] as const) {
+    const env = (port: number, client: boolean) => ({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: certs.caFile,
+      ...(client ? { OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: certs.clientCertFile, OTEL_EXPORTER_OTLP_CLIENT_KEY: certs.clientKeyFile } : {}),
+    });
+    const mutualPort = () => (protocol === 'grpc' ? mutualGrpcsFront.port : mutualHttpsFront.port);
+
+    it(`${protocol} to a collector that requires a client certificate, given by OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / _CLIENT_KEY: every span arrives once`, async () => {
+      const { stats, misconfigured, received } = await run({ env: env(mutualPort(), true) });
+      expect(misconfigured).toEqual([]);
+      expect(stats.exported).toBe(300);
+      expect(received).toBe(300);
+      expect([...collector.spans.values()].every((n) => n === 1)).toBe(true);
+    });
+
+    it(`${protocol} to the same collector without a client certificate: one tls fault naming the client certificate variables, no retries`, async () => {
+      const { stats, misconfigured, received } = await run({ env: env(mutualPort(), false) });
+      expect(misconfigured).toHaveLength(1);
+      expect(misconfigured[0]?.fault.kind).toBe('tls');
+      expect(misconfigured[0]?.fault.hint).toMatch(/client certificate.*OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE/);
+      expect(stats.retried).toBe(0);
+      expect(stats.dropped.rejected).toBe(300);
+      expect(received).toBe(0);
+    });
+  }
+
   it('nothing escaped to the process, and nothing stays open once everything is closed', async () => {
     expect(faults.uncaught).toEqual([]);
     expect(faults.unhandled).toEqual([]);
-    await Promise.all([httpsFront.close(), grpcsFront.close(), collector.close(), certs.remove()]);
+    await Promise.all([httpsFront.close(), grpcsFront.close(), mutualHttpsFront.close(), mutualGrpcsFront.close(), collector.close(), certs.remove()]);
     expect(await settleHandles(baseline)).toEqual([]);
   });
 });

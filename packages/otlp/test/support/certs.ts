@@ -15,6 +15,11 @@ export interface TestCertificates {
   readonly caFile: string;
   readonly serverKey: Buffer;
   readonly serverCert: Buffer;
+  /** The CA certificate itself, for a server that verifies client certificates. */
+  readonly ca: Buffer;
+  /** Paths of a client key and certificate signed by the same CA (mutual TLS), as OTEL_EXPORTER_OTLP_CLIENT_KEY / _CLIENT_CERTIFICATE take them. */
+  readonly clientKeyFile: string;
+  readonly clientCertFile: string;
   remove(): Promise<void>;
 }
 
@@ -28,11 +33,17 @@ export async function makeCertificates(): Promise<TestCertificates> {
   await openssl(['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   await run('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n" > server.ext'], { cwd: dir });
   await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'server.ext']);
+  await openssl(['req', '-new', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=holdfast otlp test client']);
+  await run('sh', ['-c', 'printf "extendedKeyUsage=clientAuth\\nbasicConstraints=CA:FALSE\\n" > client.ext'], { cwd: dir });
+  await openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1', '-extfile', 'client.ext']);
   return {
     dir,
     caFile: join(dir, 'ca.crt'),
     serverKey: await readFile(join(dir, 'server.key')),
     serverCert: await readFile(join(dir, 'server.crt')),
+    ca: await readFile(join(dir, 'ca.crt')),
+    clientKeyFile: join(dir, 'client.key'),
+    clientCertFile: join(dir, 'client.crt'),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -12,9 +12,11 @@ export interface TlsFront {
   close(): Promise<void>;
 }
 
-export async function startTlsFront(upstreamPort: number, key: Buffer, cert: Buffer): Promise<TlsFront> {
+/** With `clientCa`, the front asks for a client certificate and refuses a handshake without one signed by that CA (mutual TLS). */
+export async function startTlsFront(upstreamPort: number, key: Buffer, cert: Buffer, clientCa?: Buffer): Promise<TlsFront> {
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key, cert, ALPNProtocols: ['h2', 'http/1.1'] }, (client) => {
+  const mutual = clientCa === undefined ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true };
+  const server = tls.createServer({ key, cert, ALPNProtocols: ['h2', 'http/1.1'], ...mutual }, (client) => {
     const upstream = net.connect(upstreamPort, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
