@@ -10,7 +10,7 @@ import { startStatusFront } from './support/status-front.js';
  * What the collector answers, read right: 429/503 are retried (Retry-After
  * honoured) and the batch then arrives once; 401, 404 and 413 are reported
  * once with the hint for the fix, cost no retries, and lose their batches
- * with drop counters.
+ * with drop counters. And gzip compression, which the same front decodes.
  */
 describe('OTLP/HTTP status answers from a real server', () => {
   const faults = watchProcessFaults();
@@ -83,6 +83,28 @@ describe('OTLP/HTTP status answers from a real server', () => {
       expect(stats.dropped.rejected).toBe(150);
       expect(collector.spans.size).toBe(0);
     });
+  }
+
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    for (const [how, compression] of [
+      ['option', { compression: 'gzip' as const }],
+      ['OTEL_EXPORTER_OTLP_COMPRESSION', { env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' } }],
+    ] as const) {
+      it(`${protocol} with gzip from the ${how}: every request is gzipped, every span arrives once`, async () => {
+        collector.spans.clear();
+        const front = await startStatusFront(collector.httpPort, 200, 0);
+        const exporter = createTraceExporter({ ...options, protocol, endpoint: front.url, ...compression });
+        const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+        app.emit(300);
+        await app.provider.shutdown();
+        await front.close();
+
+        expect(front.encodings.length).toBeGreaterThan(0);
+        expect(front.encodings.every((e) => e === 'gzip')).toBe(true);
+        expect(exporter.stats().exported).toBe(300);
+        expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+      });
+    }
   }
 
   it('nothing escaped to the process, and nothing stays open', async () => {
