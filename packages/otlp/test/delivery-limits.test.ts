@@ -66,6 +66,49 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     });
   }
 
+  it('the byte bound, a batch larger than it, and maxBatchAgeMs: each loss has its reason, an event and a counter', async () => {
+    collector.spans.clear();
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    await proxy.disable();
+    // The estimate for these spans (no attributes or events) is 200 bytes each: 20 000 per batch of 100.
+    const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBytes: 45_000, concurrency: 1, breaker: false, maxBatchAgeMs: 400, shutdownTimeoutMs: 10_000 });
+    const drops: DropEvent[] = [];
+    exporter.on('drop', (event) => void drops.push(event));
+    const app = tracerWith(exporter, { scheduledDelayMillis: 10_000 });
+    let refused = 0;
+    const flush = () =>
+      app.provider.forceFlush().catch(() => {
+        refused++;
+      });
+    // One batch in flight, two fit in 45 000 bytes, the fourth pushes the oldest queued one out.
+    for (let i = 0; i < 4; i++) {
+      app.emit(100);
+      await flush();
+    }
+    expect(exporter.stats().dropped.overflow).toBe(100);
+    // 300 spans (60 000 bytes) cannot fit even in an empty queue: refused at once.
+    app.emit(300);
+    await flush();
+    expect(exporter.stats().dropped['too-large']).toBe(300);
+    expect(refused).toBe(1);
+    // The collector stays away past maxBatchAgeMs: every batch still waiting expires.
+    const started = Date.now();
+    while (exporter.stats().dropped.expired < 300 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 25));
+    expect(exporter.stats().dropped.expired).toBe(300);
+    expect(exporter.stats().queued.batches).toBe(0);
+    await proxy.enable();
+    app.emit(100);
+    await app.provider.shutdown();
+    await proxy.close();
+
+    const stats = exporter.stats();
+    expect(stats.dropped).toEqual({ overflow: 100, 'too-large': 300, rejected: 0, expired: 300, shutdown: 0, total: 700 });
+    expect(drops.map((d) => d.reason).sort()).toEqual(['expired', 'expired', 'expired', 'overflow', 'too-large']);
+    expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(700);
+    expect(stats.exported).toBe(100);
+    expect(app.ids.filter((id) => collector.spans.has(id))).toEqual(app.ids.slice(-100));
+  });
+
   it('the breaker opens on a collector that resets every connection, so retries stop costing connections, and closes when it is back', async () => {
     collector.spans.clear();
     /** Connections a 1.5 s reset period costs one exporter, and the exporter. */
