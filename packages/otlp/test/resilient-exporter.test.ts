@@ -1,6 +1,7 @@
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exponential } from '@holdfast/core';
 import { resilientExporter } from '@holdfast/otlp';
 import { startCollector, type Collector } from './support/collector.js';
 import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
@@ -44,6 +45,39 @@ describe('resilientExporter against a real collector', () => {
       expect(faults.unhandled).toEqual([]);
     });
   }
+
+  it('a wrapped exporter that throws, calls back twice or fails without an error never reaches the app: export() calls back once, every batch is accounted for', async () => {
+    let calls = 0;
+    const hostile = {
+      export(_spans: unknown[], done: (result: { code: number; error?: Error }) => void): void {
+        calls++;
+        if (calls === 1) throw new Error('exporter bug');
+        if (calls === 2) return done({ code: 1 });
+        done({ code: 0 });
+        done({ code: 1, error: new Error('second callback') });
+      },
+      shutdown(): Promise<void> {
+        throw new Error('shutdown bug');
+      },
+    };
+    const exporter = resilientExporter(hostile as never, { name: 'hostile', schedule: exponential({ initialMs: 10, maxMs: 20 }), breaker: false, budget: false });
+    const results: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      exporter.export([{ name: `span ${i}` }] as never, (result) => void results.push(result.code));
+      await exporter.forceFlush();
+    }
+    await exporter.shutdown();
+    const stats = exporter.stats();
+    // Each batch was queued (SUCCESS to the SDK at once). An exception and a FAILED without an error are not
+    // faults a retry can fix: those batches are dropped as rejected, with events; the double callback counts once.
+    expect(results).toEqual([0, 0, 0]);
+    expect(calls).toBe(3);
+    expect(stats.exported).toBe(1);
+    expect(stats.dropped.rejected).toBe(2);
+    expect(stats.retried).toBe(0);
+    expect(faults.uncaught).toEqual([]);
+    expect(faults.unhandled).toEqual([]);
+  });
 
   it('leaves no socket or timer behind once the exporters are shut down and the collector is gone', async () => {
     await collector.close();
