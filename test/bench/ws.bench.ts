@@ -323,11 +323,11 @@ interface MemoryRound {
 
 /**
  * @holdfast/ws and core bundled from the sources as the published package is
- * built (esbuild through tsup, ws left external), into packages/ws/.cache
- * (ignored by git), where `ws` resolves to the one the peers get too.
+ * built (esbuild through tsup, ws left external), into
+ * packages/ws/node_modules/.cache, where `ws` resolves to the one the peers get too.
  */
 async function bundleHoldfast(): Promise<string> {
-  const outDir = fileURLToPath(new URL('../../packages/ws/.cache/bench', import.meta.url));
+  const outDir = fileURLToPath(new URL('../../packages/ws/node_modules/.cache/holdfast-bench', import.meta.url));
   await build({
     entry: { 'holdfast-ws': fileURLToPath(new URL('../../packages/ws/src/index.ts', import.meta.url)) },
     outDir,

@@ -174,10 +174,10 @@ const NO_DROPS: Readonly<Record<WsDropReason, number>> = {
   'not-connected': 0,
 };
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
+const CONNECTING = 0 as const;
+const OPEN = 1 as const;
+const CLOSING = 2 as const;
+const CLOSED = 3 as const;
 
 function closeError(code: number, reason: string): Error {
   return Object.assign(new Error(`WebSocket closed with code ${code}${reason === '' ? '' : ` (${redactText(reason)})`}`), { code: `WS_${code}` });
@@ -219,10 +219,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
   static readonly CLOSED = CLOSED;
-  readonly CONNECTING = CONNECTING;
-  readonly OPEN = OPEN;
-  readonly CLOSING = CLOSING;
-  readonly CLOSED = CLOSED;
+  // On the prototype (below the class), as in ws and the browser: not four fields in every socket.
+  declare readonly CONNECTING: typeof CONNECTING;
+  declare readonly OPEN: typeof OPEN;
+  declare readonly CLOSING: typeof CLOSING;
+  declare readonly CLOSED: typeof CLOSED;
 
   readonly name: string;
 
@@ -717,4 +718,8 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       });
     }
   }
+}
+
+for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+  Object.defineProperty(ReconnectingWebSocket.prototype, name, { value, enumerable: true });
 }
