@@ -585,13 +585,13 @@ process.stdout.write(JSON.stringify({ heap: (after.heapUsed - before.heapUsed) /
 
 /**
  * @holdfast/net and core bundled from the sources as the published package is
- * built (esbuild through tsup), into packages/net/.cache (ignored by git). Run
+ * built (esbuild through tsup), into .cache/bench-net (ignored by git and lint). Run
  * through tsx instead, every arrow function would also carry the `name`
  * property tsx adds (its keepNames option), about 1.5 KiB per connection that
  * no user of the package pays.
  */
 async function bundleHoldfast(): Promise<string> {
-  const outDir = fileURLToPath(new URL('../../packages/net/.cache/bench', import.meta.url));
+  const outDir = fileURLToPath(new URL('../../.cache/bench-net', import.meta.url));
   await build({
     entry: { 'holdfast-net': fileURLToPath(new URL('../../packages/net/src/index.ts', import.meta.url)) },
     outDir,

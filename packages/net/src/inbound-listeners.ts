@@ -1,12 +1,19 @@
+type InboundListener<T> = (payload: T) => void;
+
+const NONE: readonly never[] = [];
+
 /**
  * Listeners for `'data'` and `'message'`, which fire once per received chunk
  * or frame. Kept apart from the lifecycle events because those also go to a
  * diagnostics channel (application payloads do not belong there) and because
  * this path must cost next to nothing: the array is replaced, never mutated,
- * so emitting needs no copy.
+ * so emitting needs no copy, and the usual single listener is also kept on
+ * its own so that it is called without reading the array.
  */
 export class InboundListeners<T> {
-  #listeners: readonly ((payload: T) => void)[] = [];
+  #listeners: readonly InboundListener<T>[] = NONE;
+  /** The listener when there is exactly one. */
+  #single: InboundListener<T> | undefined;
   readonly #eventName: string;
 
   constructor(eventName: string) {
@@ -17,37 +24,47 @@ export class InboundListeners<T> {
     return this.#listeners.length;
   }
 
-  add(listener: (payload: T) => void): void {
-    this.#listeners = [...this.#listeners, listener];
+  add(listener: InboundListener<T>): void {
+    this.#set([...this.#listeners, listener]);
   }
 
-  remove(listener: (payload: T) => void): void {
+  remove(listener: InboundListener<T>): void {
     const index = this.#listeners.indexOf(listener);
-    if (index !== -1) this.#listeners = this.#listeners.filter((_, i) => i !== index);
+    if (index !== -1) this.#set(this.#listeners.filter((_, i) => i !== index));
   }
 
   clear(): void {
-    this.#listeners = [];
+    this.#set(NONE);
   }
 
   emit(payload: T): void {
-    const listeners = this.#listeners;
-    // The usual case, one listener, without a loop.
-    if (listeners.length === 1) {
-      try {
-        (listeners[0] as (payload: T) => void)(payload);
-      } catch (error) {
-        this.#warn(error);
-      }
+    const single = this.#single;
+    if (single === undefined) {
+      this.#emitAll(payload);
       return;
     }
+    try {
+      single(payload);
+    } catch (error) {
+      this.#warn(error);
+    }
+  }
+
+  // Apart from emit() so that emit() stays small enough to be inlined into the decoder's loop.
+  #emitAll(payload: T): void {
+    const listeners = this.#listeners;
     for (let i = 0; i < listeners.length; i++) {
       try {
-        (listeners[i] as (payload: T) => void)(payload);
+        (listeners[i] as InboundListener<T>)(payload);
       } catch (error) {
         this.#warn(error);
       }
     }
+  }
+
+  #set(listeners: readonly InboundListener<T>[]): void {
+    this.#listeners = listeners;
+    this.#single = listeners.length === 1 ? listeners[0] : undefined;
   }
 
   // A throwing listener is an application bug; it must not tear down the connection that delivered the data.
