@@ -428,24 +428,27 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     socket.binaryType = this.#binaryType;
     // Listeners for the socket's whole life: an 'error' with no listener would crash the process.
     socket.on('error', ReconnectingWebSocket.#onSocketError);
-    socket.on('message', ReconnectingWebSocket.#onSocketMessage);
-    socket.on('upgrade', ReconnectingWebSocket.#onSocketUpgrade);
-    socket.on('ping', ReconnectingWebSocket.#onSocketPing);
-    socket.on('pong', ReconnectingWebSocket.#onSocketPong);
     socket.on('close', ReconnectingWebSocket.#onSocketCloseEvent);
+    socket.on('upgrade', ReconnectingWebSocket.#onSocketUpgrade);
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error): void => {
         signal.removeEventListener('abort', onAbort);
+        socket.off('upgrade', ReconnectingWebSocket.#onSocketUpgrade);
         socket.off('open', onOpen);
         socket.off('close', onClose);
         if (error === undefined) resolve();
         else reject(error);
       };
       const onAbort = (): void => socket.terminate();
-      // binaryType may have changed since the socket was created.
       const onOpen = (): void => {
+        // binaryType may have changed since the socket was created.
         socket.binaryType = this.#binaryType;
         settle();
+        // Added once open, before any frame is read: ws emits 'open' in the same tick as it takes the socket over.
+        // The handshake's listeners are gone by then, which keeps the socket's listener table small.
+        socket.on('message', ReconnectingWebSocket.#onSocketMessage);
+        socket.on('ping', ReconnectingWebSocket.#onSocketPing);
+        socket.on('pong', ReconnectingWebSocket.#onSocketPong);
       };
       const onClose = (code: number, reason: Buffer): void => settle(connection.lastError ?? closeError(code, reason.toString()));
       signal.addEventListener('abort', onAbort, { once: true });

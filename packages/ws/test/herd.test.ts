@@ -68,9 +68,10 @@ describe('a herd of clients after a server restart', () => {
     // What holdfast decides (the schedule's delays) meets the goal: measured 10-11 % with these seeds.
     expect(busiestWindow(due, 100)).toBeLessThanOrEqual(CLIENTS * 0.15);
     expect(Math.max(...due)).toBeLessThanOrEqual(3000);
-    // What a server sees adds the client's own event loop; measured 11-13 % and 1.9 s even beside two busy
-    // processes on 2 cores. The margins are for a CI machine running the whole suite in parallel.
-    expect(busiestWindow(reopened, 100)).toBeLessThanOrEqual(CLIENTS * 0.2);
+    // The opens add this process's event loop, which also runs the server: measured 11-13 % and 1.9 s alone,
+    // up to 20 % with the other test files and two busy processes on the 2 cores (a stalled loop lets a burst
+    // of handshakes through together). The margin is for that; a herd is 70-100 % (see the benchmark).
+    expect(busiestWindow(reopened, 100)).toBeLessThanOrEqual(CLIENTS * 0.3);
     // Spread across the 2 s jitter window, not one burst (reconnecting-websocket and partysocket send every
     // client at once: see the herd benchmark).
     expect(Math.max(...reopened) - Math.min(...reopened)).toBeGreaterThan(1500);
