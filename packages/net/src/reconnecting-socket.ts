@@ -11,7 +11,7 @@ import { Connection, type ConnectionConfig, type ConnectionHandlers } from './co
 import type { AllReconnectingSocketEvents, NetDropReason, ReconnectingSocketEvents, UnconfirmedReport } from './events.js';
 import { encodeFrame, type Framing, type Payload } from './framing.js';
 import { InboundListeners } from './inbound-listeners.js';
-import { resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
+import { DEFAULT_NET_SCHEDULE, resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
 import { frameSize, type Outgoing } from './outgoing.js';
 import { ResendWindow } from './resend-window.js';
 
@@ -164,7 +164,7 @@ export class ReconnectingSocket {
     this.#supervisor = new Supervisor<Connection>({
       connect: (attempt) => this.#open(attempt),
       dispose: (connection) => (this.#closed ? connection.end() : connection.destroy()),
-      schedule: options.schedule,
+      schedule: options.schedule ?? DEFAULT_NET_SCHEDULE,
       minUptimeMs: options.minUptimeMs,
       maxAttempts: options.maxAttempts,
       connectTimeoutMs: options.connectTimeoutMs,

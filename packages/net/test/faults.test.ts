@@ -437,7 +437,7 @@ describe('a herd of clients', () => {
   it('1000 clients of a restarting server reconnect spread over the jitter window, not in one burst', async () => {
     const srv = await server({ framing: 'lines' });
     const clients = Array.from({ length: 1000 }, () =>
-      // The default schedule: full jitter from 1 s.
+      // The default schedule: full jitter over 2 s for the first attempts.
       client({ port: srv.port, framing: 'lines', schedule: undefined, minUptimeMs: 0 }),
     );
     await until(() => clients.every((c) => c.connected), 'every client connected');
@@ -452,7 +452,7 @@ describe('a herd of clients', () => {
     await srv.start();
     await until(() => connectTimes.length === clients.length, 'every client back', 15_000);
     // The goal (no 100 ms window with more than 15 % of the clients) is judged on the delays holdfast chose:
-    // uniform over 1 s puts ~10 % in each window (with 1000 clients, 15 % is over five standard deviations away);
+    // uniform over 2 s puts ~5 % in each window (with 1000 clients, 15 % is far out of reach of chance);
     // one burst would put them all in one. The arrival times, which a loaded machine can bunch by stalling the
     // timers that run the reconnects, get a looser bound that still fails for a burst.
     const busiestShare = (times: number[]): number => {
@@ -463,7 +463,8 @@ describe('a herd of clients', () => {
     expect(delays).toHaveLength(clients.length);
     expect(busiestShare(delays)).toBeLessThanOrEqual(0.15);
     expect(busiestShare(connectTimes.map((t) => t - upAt))).toBeLessThanOrEqual(0.3);
-    expect(Math.max(...delays)).toBeLessThanOrEqual(1000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(2000);
+    expect(Math.max(...delays)).toBeGreaterThan(1000);
     expect(Math.max(...connectTimes) - upAt).toBeLessThan(3000);
   }, 20_000);
 });
