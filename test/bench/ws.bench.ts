@@ -107,14 +107,17 @@ async function throughput(smoke: boolean): Promise<void> {
       const raw = rates['raw ws'];
       // Each round's figure over raw ws's in the same round, then the median: drift between rounds cancels out.
       const ratio = (name: ContenderName): number => median(rates[name].map((rate, i) => rate / raw[i]!));
+      const cpu = (name: ContenderName): number[] => results[name]!.map((round) => round.cpuUsPerMessage);
+      const rawCpu = cpu('raw ws');
+      const cpuRatio = (name: ContenderName): number => median(cpu(name).map((us, i) => us / rawCpu[i]!));
       console.log(
         `\nthroughput, ${label}: ${fmt(messages)} messages, client to a ws server in another process that acks the last one; medians of ${rounds} alternating rounds`,
       );
       printTable(
-        ['client', 'messages/s', 'MB/s', 'x raw ws', 'client CPU µs/message'],
+        ['client', 'messages/s', 'MB/s', 'x raw ws', 'client CPU µs/message', 'CPU x raw ws'],
         CONTENDERS.map((name) => {
           const rate = median(rates[name]);
-          return [name, fmt(rate), fmt((rate * size) / 1e6, 1), fmt(ratio(name), 3), fmt(median(results[name]!.map((r) => r.cpuUsPerMessage)), 2)];
+          return [name, fmt(rate), fmt((rate * size) / 1e6, 1), fmt(ratio(name), 3), fmt(median(cpu(name)), 2), fmt(cpuRatio(name), 3)];
         }),
       );
     }
