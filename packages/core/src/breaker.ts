@@ -9,7 +9,9 @@ import { formatValue } from './schedule.js';
  * A circuit breaker: after too many failures in a rolling window it opens and
  * calls fail fast with `BreakerOpenError` without touching the peer; after
  * `resetTimeoutMs` it lets one probe through (half-open), and closes again
- * when the probe succeeds. opossum does the bookkeeping underneath; holdfast
+ * when the probe succeeds. Optionally the wait grows after each failed probe
+ * (`maxResetTimeoutMs`), and a busy caller probes sooner, after a number of
+ * refused calls (`probeAfterRejections`). opossum does the bookkeeping underneath; holdfast
  * decides what counts as a failure: only faults that say something about the
  * peer (a caller's abort or a 404 does not).
  */
@@ -28,6 +30,21 @@ export interface BreakerOptions {
   readonly windowBuckets?: number;
   /** How long the breaker stays open before it lets a probe through. Default 5 000 ms. */
   readonly resetTimeoutMs?: number;
+  /**
+   * Ceiling of a growing wait: each failed probe doubles the open time (drawn
+   * between half and all of it, never below `resetTimeoutMs`) up to this; a
+   * success starts again from `resetTimeoutMs`. Default `resetTimeoutMs`
+   * (a fixed wait).
+   */
+  readonly maxResetTimeoutMs?: number;
+  /**
+   * While open, a probe is also let through once this many calls were refused
+   * since the breaker (re)opened, though never sooner than `resetTimeoutMs`:
+   * a busy caller notices a recovered peer within a few refused calls, and
+   * probes stay at most one per this many calls. Default `Infinity` (only the
+   * wait lets a probe through).
+   */
+  readonly probeAfterRejections?: number;
   /**
    * Whether a fault counts against the peer. Default: everything except
    * non-transient HTTP statuses (4xx other than 408/429: the peer answered).
@@ -87,9 +104,23 @@ export function countsAgainstPeer(fault: Fault): boolean {
 /** Faults that tell nothing about the peer: the caller gave up, or another breaker refused. */
 const saysNothingAboutPeer = (fault: Fault): boolean => fault.kind === 'aborted' || fault.kind === 'circuit-open';
 
+/**
+ * The open time before probe number `failedProbes + 1`: `initialMs` first,
+ * then doubled per failed probe up to `maxMs` and drawn between half and all
+ * of that ceiling (never below `initialMs`), so breakers that opened together
+ * do not probe together. `random` is uniform in [0, 1).
+ */
+export function breakerResetDelay(initialMs: number, maxMs: number, failedProbes: number, random: () => number): number {
+  if (failedProbes <= 0 || maxMs <= initialMs) return initialMs;
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(failedProbes, 31));
+  return Math.max(initialMs, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
 export class CircuitBreaker {
   readonly name: string;
   readonly resetTimeoutMs: number;
+  readonly maxResetTimeoutMs: number;
+  readonly probeAfterRejections: number;
 
   readonly #opossum: Opossum<[Action]>;
   readonly #isFailure: (fault: Fault) => boolean;
@@ -106,6 +137,11 @@ export class CircuitBreaker {
   #retryAt = 0;
   #tripFault: Fault | undefined;
   #closed = false;
+  // opossum half-opens after resetTimeoutMs; a longer (grown) wait holds the probe back with this timer.
+  #probeTimer: NodeJS.Timeout | undefined;
+  #failedProbes = 0;
+  #probeAborted = false;
+  #refusedSinceOpen = 0;
   #successes = 0;
   #failures = 0;
   #ignored = 0;
@@ -120,6 +156,8 @@ export class CircuitBreaker {
       windowMs = 10_000,
       windowBuckets = 10,
       resetTimeoutMs = 5000,
+      maxResetTimeoutMs = resetTimeoutMs,
+      probeAfterRejections = Number.POSITIVE_INFINITY,
       isFailure = countsAgainstPeer,
     } = options;
     check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
@@ -138,9 +176,23 @@ export class CircuitBreaker {
       `an integer from 1 to 1000 that divides windowMs (${windowMs}) into buckets of at least 10 ms`,
     );
     check('resetTimeoutMs', resetTimeoutMs, isIntegerIn(resetTimeoutMs, 1, MAX_TIMER_MS), `an integer from 1 to ${MAX_TIMER_MS}`);
+    check(
+      'maxResetTimeoutMs',
+      maxResetTimeoutMs,
+      isIntegerIn(maxResetTimeoutMs, resetTimeoutMs, MAX_TIMER_MS),
+      `an integer from resetTimeoutMs (${formatValue(resetTimeoutMs)}) to ${MAX_TIMER_MS}`,
+    );
+    check(
+      'probeAfterRejections',
+      probeAfterRejections,
+      probeAfterRejections === Number.POSITIVE_INFINITY || isIntegerIn(probeAfterRejections, 1, Number.MAX_SAFE_INTEGER),
+      'an integer >= 1, or Infinity (only the wait lets a probe through)',
+    );
     check('isFailure', isFailure, typeof isFailure === 'function', 'a function (fault) => boolean');
     this.name = name;
     this.resetTimeoutMs = resetTimeoutMs;
+    this.maxResetTimeoutMs = maxResetTimeoutMs;
+    this.probeAfterRejections = probeAfterRejections;
     this.#isFailure = isFailure;
     this.#opossum = new Opossum<[Action]>((fn) => fn(), {
       name,
@@ -188,6 +240,11 @@ export class CircuitBreaker {
         }),
       );
     }
+    // opossum is ready for a probe but the wait has not run out: refuse here, unless enough calls were refused to probe now.
+    if (this.#state === 'open' && this.#opossum.halfOpen) {
+      if (this.#refusedSinceOpen < this.probeAfterRejections) return this.#refuse();
+      this.#enterHalfOpen();
+    }
     return this.#opossum.fire(fn).then(
       (value) => {
         this.#successes++;
@@ -216,6 +273,7 @@ export class CircuitBreaker {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearProbeTimer();
     this.#opossum.shutdown();
     this.#events.clear();
   }
@@ -241,6 +299,7 @@ export class CircuitBreaker {
       // A probe the caller aborted proved nothing: rather than closing on no evidence, stay open for another reset timeout.
       if (this.#opossum.halfOpen) {
         this.#tripFault = fault;
+        this.#probeAborted = true;
         this.#opossum.open();
       }
       return false;
@@ -262,7 +321,13 @@ export class CircuitBreaker {
   }
 
   #onOpen(): void {
-    this.#retryAt = Date.now() + this.resetTimeoutMs;
+    this.#clearProbeTimer();
+    // A failed probe makes the next wait longer; an aborted one proved nothing and keeps it.
+    if (this.#state === 'closed') this.#failedProbes = 0;
+    else if (this.#probeAborted) this.#probeAborted = false;
+    else this.#failedProbes++;
+    this.#refusedSinceOpen = 0;
+    this.#retryAt = Date.now() + breakerResetDelay(this.resetTimeoutMs, this.maxResetTimeoutMs, this.#failedProbes, Math.random);
     // Only the reset timer leaves 'open', so no listener can have moved the breaker on.
     this.#moveTo('open');
     this.#events.emit('open', { event: 'open', name: this.name, fault: this.#tripFault, retryAt: this.#retryAt });
@@ -270,8 +335,24 @@ export class CircuitBreaker {
 
   #onReject(error: Error): void {
     this.#ownRejections.add(error);
+    this.#countRejection();
+  }
+
+  #refuse(): Promise<never> {
+    this.#countRejection();
+    return Promise.reject(new BreakerOpenError(this.name, this.#retryAt, this.#tripFault));
+  }
+
+  #countRejection(): void {
     this.#rejected++;
+    this.#refusedSinceOpen++;
     this.#events.emit('reject', { event: 'reject', name: this.name, retryAt: this.#currentRetryAt() });
+  }
+
+  #clearProbeTimer(): void {
+    if (this.#probeTimer === undefined) return;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
   }
 
   /** While half-open a probe is in flight: the next call may go as soon as it settles. */
@@ -291,11 +372,26 @@ export class CircuitBreaker {
     return this.#state === to;
   }
 
+  /** opossum's reset timer ran out (after resetTimeoutMs): probe now, or once the grown wait is over. */
   #onHalfOpen(): void {
+    const wait = this.#retryAt - Date.now();
+    // A few ms of difference is the two timers' start, not a grown wait.
+    if (wait <= 2 || this.#refusedSinceOpen >= this.probeAfterRejections) return this.#enterHalfOpen();
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (this.#state === 'open' && this.#opossum.halfOpen) this.#enterHalfOpen();
+    }, wait);
+    this.#probeTimer.unref();
+  }
+
+  #enterHalfOpen(): void {
+    this.#clearProbeTimer();
     if (this.#moveTo('half-open')) this.#events.emit('half-open', { event: 'half-open', name: this.name });
   }
 
   #onClose(): void {
+    this.#clearProbeTimer();
+    this.#failedProbes = 0;
     if (this.#moveTo('closed')) this.#events.emit('close', { event: 'close', name: this.name });
   }
 }

@@ -8,6 +8,7 @@ import {
   BreakerOpenError,
   CircuitBreaker,
   HoldfastError,
+  breakerResetDelay,
   classifyResponse,
   createBreaker,
   type BreakerEvents,
@@ -173,6 +174,68 @@ describe('CircuitBreaker over a real HTTP server', () => {
     const [first, second] = events.of('open');
     expect(second!.retryAt - first!.retryAt).toBeGreaterThanOrEqual(190);
     expect(events.transitions()).toEqual(['closed>open', 'open>half-open', 'half-open>open']);
+  });
+
+  it('with maxResetTimeoutMs, each failed probe doubles the wait (jittered, capped); a success starts again from resetTimeoutMs', async () => {
+    const { server, breaker, events, call } = await setup({ minimumRequests: 1, resetTimeoutMs: 30, maxResetTimeoutMs: 240 });
+    server.mode = 'reset';
+    await settled(call());
+    for (let probe = 0; probe < 4; probe++) {
+      await next(breaker, 'half-open');
+      expect((await settled(call())).error).toMatchObject({ code: 'ECONNRESET' });
+    }
+    const opens = events.log.filter((e) => e.name === 'open');
+    const halfOpens = events.log.filter((e) => e.name === 'half-open');
+    const waits = opens.map((e) => (e.payload as BreakerEvents['open']).retryAt - e.at);
+    // Ceilings 30, 60, 120, 240, 240; each wait between half and all of its ceiling, never below 30.
+    const bounds: [number, number][] = [[30, 30], [30, 60], [60, 120], [120, 240], [120, 240]];
+    expect(waits).toHaveLength(5);
+    waits.forEach((wait, i) => {
+      expect(wait).toBeGreaterThanOrEqual(bounds[i]![0] - 1);
+      expect(wait).toBeLessThanOrEqual(bounds[i]![1] + 1);
+    });
+    // No probe before its time.
+    halfOpens.forEach((e, i) => expect(e.at).toBeGreaterThanOrEqual((opens[i]!.payload as BreakerEvents['open']).retryAt - 3));
+    await next(breaker, 'half-open');
+    server.mode = 'ok';
+    expect(await call()).toBe('ok');
+    server.mode = 'reset';
+    await settled(call());
+    expect(breaker.state).toBe('open');
+    const reopened = events.log.filter((e) => e.name === 'open').at(-1)!;
+    expect((reopened.payload as BreakerEvents['open']).retryAt - reopened.at).toBeLessThanOrEqual(31);
+  });
+
+  it('with probeAfterRejections, a busy caller probes after that many refused calls, before the grown wait is over, never sooner than resetTimeoutMs', async () => {
+    const { server, breaker, events, call } = await setup({ minimumRequests: 1, resetTimeoutMs: 20, maxResetTimeoutMs: 60_000, probeAfterRejections: 3 });
+    server.mode = 'reset';
+    await settled(call());
+    // Fail five probes (at least 10 ms apart, refusals in between do not matter yet) so the wait has grown past 300 ms.
+    for (let probe = 0; probe < 5; probe++) {
+      await next(breaker, 'half-open');
+      await settled(call());
+    }
+    const [lastOpen] = events.of('open').slice(-1);
+    expect(lastOpen!.retryAt - Date.now()).toBeGreaterThan(250);
+    const connections = server.connections;
+    // Within resetTimeoutMs of opening: refused however many calls come (no timer can run between these awaits).
+    for (let i = 0; i < 5; i++) expect((await settled(call())).error).toBeInstanceOf(BreakerOpenError);
+    expect(server.connections).toBe(connections);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    server.mode = 'ok';
+    // Enough calls were refused: this one is the probe, long before retryAt.
+    expect(await call()).toBe('ok');
+    expect(Date.now()).toBeLessThan(lastOpen!.retryAt);
+    expect(breaker.state).toBe('closed');
+    expect(events.transitions().slice(-2)).toEqual(['open>half-open', 'half-open>closed']);
+  });
+
+  it('breakerResetDelay: the schedule of open times', () => {
+    expect([0, 1, 2, 3, 4, 5].map((n) => breakerResetDelay(50, 1000, n, () => 0))).toEqual([50, 50, 100, 200, 400, 500]);
+    expect([0, 1, 2, 3, 4, 5].map((n) => breakerResetDelay(50, 1000, n, () => 0.999_999))).toEqual([50, 100, 200, 400, 800, 1000]);
+    // A fixed wait when the ceiling is the start, and no overflow after very many failed probes.
+    expect(breakerResetDelay(50, 50, 7, () => 0.5)).toBe(50);
+    expect(breakerResetDelay(50, 1000, 5000, () => 0.5)).toBe(750);
   });
 
   it('does not count aborts or 404s: they never open it, and the threshold counts only real failures', async () => {
@@ -370,12 +433,22 @@ describe('CircuitBreaker options', () => {
       [{ windowBuckets: 3 }, "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (10000) into buckets of at least 10 ms, got 3"],
       [{ windowMs: 100, windowBuckets: 20 }, "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (100) into buckets of at least 10 ms, got 20"],
       [{ resetTimeoutMs: 0 }, "option 'resetTimeoutMs' must be an integer from 1 to 2147483647, got 0"],
+      [{ resetTimeoutMs: 100, maxResetTimeoutMs: 50 }, "option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs (100) to 2147483647, got 50"],
+      [{ maxResetTimeoutMs: 1.5 }, "option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs (5000) to 2147483647, got 1.5"],
+      [{ probeAfterRejections: 0 }, "option 'probeAfterRejections' must be an integer >= 1, or Infinity (only the wait lets a probe through), got 0"],
+      [{ probeAfterRejections: Number.NaN }, "option 'probeAfterRejections' must be an integer >= 1, or Infinity"],
       [{ isFailure: 'yes' as never }, "option 'isFailure' must be a function (fault) => boolean, got \"yes\""],
     ];
     for (const [options, message] of cases) expect(() => createBreaker(options)).toThrow(message);
     expect(() => new CircuitBreaker(null as never)).toThrow("CircuitBreaker: option 'options' must be an object, got null");
     const breaker = createBreaker();
-    expect([breaker.name, breaker.state, breaker.resetTimeoutMs]).toEqual(['breaker', 'closed', 5000]);
+    expect([breaker.name, breaker.state, breaker.resetTimeoutMs, breaker.maxResetTimeoutMs, breaker.probeAfterRejections]).toEqual([
+      'breaker',
+      'closed',
+      5000,
+      5000,
+      Number.POSITIVE_INFINITY,
+    ]);
     expect(breaker.stats()).toEqual({ state: 'closed', windowRequests: 0, windowFailures: 0, successes: 0, failures: 0, ignored: 0, rejected: 0 });
     breaker.close();
   });
