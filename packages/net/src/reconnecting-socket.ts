@@ -425,7 +425,11 @@ export class ReconnectingSocket {
   /** Writes queued messages while the socket takes them; returns how many. */
   #flush(connection: Connection): number {
     const queue = this.#queue;
-    if (queue === undefined) return 0;
+    if (queue === undefined) {
+      // Nothing ever waited (or queue: false): only the socket's own buffer can have asked for a 'drain'.
+      this.#checkDrain();
+      return 0;
+    }
     const window = this.#window;
     let count = 0;
     while (queue.length > 0 && connection.writable && window?.full !== true) {

@@ -366,6 +366,22 @@ describe('overflow policies while the server is down', () => {
     await until(() => srv.received.length === 4, 'the four messages');
   });
 
+  for (const queue of [undefined, false] as const) {
+    it(`backpressure from the socket itself (queue ${queue === false ? 'false' : 'never used'}): write() returns false and drain follows`, async () => {
+      const srv = await server({ framing: 'raw' });
+      const socket = client({ port: srv.port, ...(queue === false ? { queue } : {}) });
+      const drains = record(socket, 'drain');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // Above the socket's high-water mark on its own: written at once, and the caller is asked to wait.
+      const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+      expect(socket.write(big)).toBe(false);
+      expect(socket.stats().queued).toBe(0);
+      await until(() => drains.length === 1, 'drain');
+      await until(() => srv.received.reduce((n, b) => n + b.length, 0) === big.length, 'every byte at the server');
+      expect(socket.write('more')).toBe(true);
+    });
+  }
+
   it('queue: false drops what is written while disconnected', async () => {
     const srv = await server({ framing: 'lines' });
     const port = srv.port;
