@@ -3,8 +3,18 @@
  * it gets, then comes back. Each caller loops (GET; after a failure it waits
  * 50 ms, as an application would). Per client: how many attempts reached
  * the backend per request started during the outage (the no-retry baseline
- * is 1.00; retries add load exactly when the backend can least take it), and
- * how long after the backend came back the first request succeeded.
+ * is 1.00; retries add load exactly when the backend can least take it),
+ * how long after the backend came back the first request succeeded (any
+ * caller), and how long until every caller had succeeded again.
+ *
+ * Time after recovery counts from just before the `up` command is written to
+ * the server's stdin: no request can succeed before that moment, and the
+ * command's trip is the same for every client. (Counting from the server's
+ * answer to `up` instead let a success that arrived before that answer be
+ * measured against zero.) "First success" favours clients that keep
+ * sending during the outage: 50 callers without a breaker put a request on
+ * the wire every millisecond or so; "all callers back" is what an
+ * application sees, and includes each client's retry backoff.
  */
 import { startChildServer } from './lib/child-server.js';
 import { EFFECT_SERVER, contenders } from './lib/http-contenders.js';
@@ -17,7 +27,7 @@ export default async function (opts: BenchOptions): Promise<void> {
   const rounds = opts.smoke ? 1 : 3;
   const server = await startChildServer(EFFECT_SERVER);
   const clients = contenders();
-  const results = new Map<string, { ratio: number[]; recovery: number[] }>();
+  const results = new Map<string, { ratio: number[]; recovery: number[]; allBack: number[]; attempts: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const client of clients) {
       await server.command('mode none');
@@ -26,6 +36,7 @@ export default async function (opts: BenchOptions): Promise<void> {
       let duringOutage = 0;
       let upAt = 0;
       let firstSuccessAfterUp = Number.NaN;
+      let lastCallerBack = 0;
       let id = 0;
       const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
       const caller = async (): Promise<void> => {
@@ -34,8 +45,16 @@ export default async function (opts: BenchOptions): Promise<void> {
           const startedIn = phase;
           const outcome = await client.send(`${server.url}/o`, 'GET', `o-${id++}`);
           if (startedIn === 'down' || (startedIn === 'before' && phase !== 'before')) duringOutage++;
-          if (outcome === 'ok' && phase === 'after' && Number.isNaN(firstSuccessAfterUp)) firstSuccessAfterUp = performance.now() - upAt;
-          if (phase === 'after' && (outcome === 'ok' || performance.now() > stopAt())) return;
+          if (outcome === 'ok' && phase === 'after') {
+            const since = performance.now() - upAt;
+            if (Number.isNaN(firstSuccessAfterUp)) firstSuccessAfterUp = since;
+            lastCallerBack = Math.max(lastCallerBack, since);
+            return;
+          }
+          if (phase === 'after' && performance.now() > stopAt()) {
+            lastCallerBack = Number.POSITIVE_INFINITY;
+            return;
+          }
           if (outcome !== 'ok') await sleep(50);
         }
       };
@@ -45,20 +64,28 @@ export default async function (opts: BenchOptions): Promise<void> {
       phase = 'down';
       await sleep(outageMs);
       phase = 'after';
-      const arrivalsAtUp = Number(await server.command('up'));
       upAt = performance.now();
+      const arrivalsAtUp = Number(await server.command('up'));
       await running;
-      const entry = results.get(client.name) ?? { ratio: [], recovery: [] };
+      const entry = results.get(client.name) ?? { ratio: [], recovery: [], allBack: [], attempts: [] };
       entry.ratio.push((arrivalsAtUp - arrivalsAtDown) / Math.max(1, duringOutage));
+      entry.attempts.push(arrivalsAtUp - arrivalsAtDown);
       entry.recovery.push(firstSuccessAfterUp);
+      entry.allBack.push(lastCallerBack);
       results.set(client.name, entry);
     }
   }
   printTable(
-    ['client', 'attempts/request during outage', 'first success after recovery (ms)'],
-    [...results].map(([name, r]) => [name, fmt(median(r.ratio), 2), fmt(median(r.recovery), 0)]),
+    ['client', 'attempts/request during outage', 'attempts reaching the backend', 'first success after recovery (ms)', 'all callers back (ms)'],
+    [...results].map(([name, r]) => [
+      name,
+      fmt(median(r.ratio), 2),
+      fmt(median(r.attempts), 0),
+      `${fmt(median(r.recovery), 0)} (${r.recovery.map((v) => fmt(v, 0)).join(', ')})`,
+      `${fmt(median(r.allBack), 0)} (${r.allBack.map((v) => (Number.isFinite(v) ? fmt(v, 0) : '>stop')).join(', ')})`,
+    ]),
   );
-  console.log(`${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds; server in a child process`);
+  console.log(`${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds (each round's figure in brackets); server in a child process`);
   for (const client of clients) await client.close();
   await server.close();
 }

@@ -35,8 +35,8 @@ export class OriginGuard {
     if (onRetry !== undefined) this.policy.on('retry', (event) => onRetry({ ...event, origin }));
     if (onGiveUp !== undefined) this.policy.on('give-up', (event) => onGiveUp({ ...event, origin }));
     const breakerOptions: BreakerOptions | false = options.breaker;
-    // A short reset: an HTTP origin that restarts is usually back within a second, and one probe per second costs it nothing.
-    this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, resetTimeoutMs: 1_000, ...breakerOptions });
+    // The probe schedule's defaults are already in breakerOptions (BREAKER_DEFAULTS).
+    this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, ...breakerOptions });
     this.#watchMs = breakerOptions === false ? 0 : (breakerOptions.windowMs ?? 10_000);
     this.#onStaleConnection = options.onStaleConnection;
   }

@@ -25,7 +25,12 @@ export interface HttpRetryOptions {
   readonly statusCodes?: readonly number[];
   /** One retry budget per origin (the share of traffic retries may add), or `false` for none. Default `{}` (10 % plus 10 retries/s). */
   readonly budget?: RetryBudgetOptions | false;
-  /** One circuit breaker per origin, or `false` for none. Default `{}` (opens above 50 % failures of at least 10 requests in 10 s, probes after 1 s). */
+  /**
+   * One circuit breaker per origin, or `false` for none. Default `{}`: opens
+   * above 50 % failures of at least 10 requests in 10 s; while open, one
+   * probe after 20 ms, the wait doubling (jittered) per failed probe up to
+   * 1 s, and sooner after every 20 refused requests (see `BREAKER_DEFAULTS`).
+   */
   readonly breaker?: BreakerOptions | false;
   /** Default overall time per request, across attempts. Default: none (each attempt is bounded by undici's timeouts). */
   readonly deadlineMs?: number;
@@ -67,7 +72,8 @@ const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
   retryAfterCapMs: 'a number of milliseconds >= 0',
   statusCodes: 'an array of HTTP statuses from 400 to 599',
   budget: 'RetryBudget options ({ ratio?, minRetriesPerSecond?, ttlMs?, connectPhaseCost? }) or false',
-  breaker: 'circuit breaker options ({ failureThresholdPercent?, minimumRequests?, windowMs?, resetTimeoutMs?, isFailure? }) or false',
+  breaker:
+    'circuit breaker options ({ failureThresholdPercent?, minimumRequests?, windowMs?, windowBuckets?, resetTimeoutMs?, maxResetTimeoutMs?, probeAfterRejections?, isFailure? }) or false',
   deadlineMs: 'a number of milliseconds from 1 to 2147483647',
   onRetry: 'a function',
   onGiveUp: 'a function',
@@ -86,6 +92,28 @@ const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
   onGiveUp: (v) => typeof v === 'function',
   onStaleConnection: (v) => typeof v === 'function',
 };
+
+/**
+ * An origin's breaker unless the options say otherwise. An HTTP origin that
+ * restarts is usually back within a second: the first probe goes after
+ * 20 ms, each failed one doubles the wait (jittered) up to 1 s, and a busy
+ * client probes after every 20 refused requests (never sooner than 20 ms
+ * after the last probe failed), so it notices a recovered origin within a
+ * few refused requests while sending it about one request in 20 (one at a
+ * time). See docs/decisions/0003-breaker-probe-schedule.md.
+ */
+export const BREAKER_DEFAULTS = { resetTimeoutMs: 20, maxResetTimeoutMs: 1_000, probeAfterRejections: 20 } as const;
+
+function withBreakerDefaults(options: BreakerOptions): BreakerOptions {
+  const resetTimeoutMs = options.resetTimeoutMs ?? BREAKER_DEFAULTS.resetTimeoutMs;
+  return {
+    probeAfterRejections: BREAKER_DEFAULTS.probeAfterRejections,
+    ...options,
+    resetTimeoutMs,
+    // A longer first wait than the default ceiling is the ceiling (a fixed wait), not an error.
+    maxResetTimeoutMs: options.maxResetTimeoutMs ?? (typeof resetTimeoutMs === 'number' ? Math.max(BREAKER_DEFAULTS.maxResetTimeoutMs, resetTimeoutMs) : undefined),
+  };
+}
 
 /** Checks every option once, at construction; errors name the option, the value and what is accepted. */
 export function resolveRetryOptions(where: string, options: unknown, extraKeys: readonly string[] = []): ResolvedRetryOptions {
@@ -108,7 +136,7 @@ export function resolveRetryOptions(where: string, options: unknown, extraKeys: 
   const budget = o.budget ?? {};
   // Built once here so that a bad budget option fails at construction, not on the first request.
   if (budget !== false) new RetryBudget(budget);
-  const breaker = o.breaker ?? {};
+  const breaker = o.breaker === false ? false : withBreakerDefaults(o.breaker ?? {});
   if (breaker !== false) new CircuitBreaker(breaker).close();
   const capMs = o.retryAfterCapMs;
   let schedule = o.schedule ?? defaultRetrySchedule;

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Readable } from 'node:stream';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { constant } from '@holdfast/core';
@@ -167,6 +168,61 @@ describe('rule 7: one budget and one breaker per origin', () => {
       }
     }
     expect(recovered).toBe(true);
+  });
+
+  it('with the default breaker, a busy client notices a recovered origin within a few refused requests, and sends little during the outage', async () => {
+    let down = false;
+    server = await startEffectServer(() => (down ? 'reset-before-effect' : 'none'));
+    const url = server.url;
+    client = createHttpClient({ schedule: constant(5) });
+    const probes: number[] = [];
+    const onBreaker = (message: unknown): void => {
+      if ((message as { event: string }).event === 'half-open') probes.push(performance.now());
+    };
+    diagnosticsChannel.subscribe('holdfast:breaker', onBreaker);
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    let upAt = 0;
+    let requestsDuringOutage = 0;
+    const backAfter: number[] = [];
+    // 20 callers, each waiting 20 ms after a failure, as an application would; the origin resets everything for 1.5 s.
+    const caller = async (i: number): Promise<void> => {
+      for (let j = 0; ; j++) {
+        const startedDown = down;
+        const res = await client!.request(`${url}/c-${i}-${j}`).catch(() => undefined);
+        if (startedDown) requestsDuringOutage++;
+        if (res !== undefined) {
+          await res.body.dump();
+          if (upAt > 0) return void backAfter.push(performance.now() - upAt);
+        }
+        if (upAt > 0 && performance.now() - upAt > 5_000) return;
+        await sleep(res === undefined ? 20 : 5);
+      }
+    };
+    try {
+      const callers = Promise.all(Array.from({ length: 20 }, (_, i) => caller(i)));
+      await sleep(100);
+      down = true;
+      const arrivalsAtDown = server.arrivals;
+      const downAt = performance.now();
+      await sleep(1_500);
+      const arrivalsDuringOutage = server.arrivals - arrivalsAtDown;
+      upAt = performance.now();
+      down = false;
+      await callers;
+      expect(backAfter).toHaveLength(20);
+      // The probe that found the origin back came within a fraction of the outage, not after a grown (up to 1 s) wait.
+      expect(Math.min(...backAfter)).toBeLessThan(300);
+      expect(Math.max(...backAfter)).toBeLessThan(600);
+      // Probes kept coming late in the outage (every ~20 refused requests), not only on the timer's doubling schedule
+      // (20, 40, … 1 000 ms: about 7 in 1.5 s, none in its last 500 ms).
+      const lateProbes = probes.filter((t) => t > downAt + 1_000 && t < upAt);
+      expect(lateProbes.length).toBeGreaterThanOrEqual(4);
+      // Yet the origin saw far fewer attempts than requests: the 20 in flight when it went down, their retries, and one probe at a time.
+      expect(requestsDuringOutage).toBeGreaterThan(300);
+      expect(arrivalsDuringOutage).toBeLessThan(requestsDuringOutage * 0.15);
+    } finally {
+      diagnosticsChannel.unsubscribe('holdfast:breaker', onBreaker);
+    }
   });
 
   it('a POST during a refused-connection outage is retried (it never reached the server) and applied once', async () => {
