@@ -62,6 +62,9 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
   const resolved = guards.options;
   const active: ActiveRetries = new Set();
   let closedWith: Error | null = null;
+  // Most dispatchers talk to one origin: remember the last one's guard rather than look it up per request.
+  let lastOrigin: unknown = undefined;
+  let lastGuard: OriginGuard | undefined;
 
   watchConnectionReuse();
 
@@ -76,7 +79,12 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
         return true;
       }
       const method = opts.method;
-      const origin = typeof opts.origin === 'string' ? opts.origin : String(opts.origin);
+      let guard = lastGuard;
+      if (opts.origin !== lastOrigin || guard === undefined) {
+        guard = guards.for(typeof opts.origin === 'string' ? opts.origin : String(opts.origin));
+        lastOrigin = opts.origin;
+        lastGuard = guard;
+      }
       const extra = opts.holdfast;
       let plan: RequestPlan;
       let dispatchOpts: Dispatcher.DispatchOptions = opts;
@@ -89,7 +97,7 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
         plan = planned.plan;
         dispatchOpts = planned.opts;
       }
-      return new RetryingRequest(dispatch, dispatchOpts, handler, guards.for(origin), resolved, plan, active).start();
+      return new RetryingRequest(dispatch, dispatchOpts, handler, guard, resolved, plan, active).start();
     };
 
   return Object.assign(interceptor, {
