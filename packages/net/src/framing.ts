@@ -197,6 +197,11 @@ export function createDecoder(framing: Exclude<Framing, 'raw'>, sink: FrameSink,
   return framing === 'lines' ? new LineDecoder(sink, maxBytes) : new LengthPrefixedDecoder(sink, maxBytes);
 }
 
+/** Bytes a framing adds to each message on the wire: the delimiter or the length prefix. */
+export function frameOverhead(framing: Framing): number {
+  return framing === 'raw' ? 0 : framing === 'lines' ? 1 : LENGTH_PREFIX_BYTES;
+}
+
 /** What `write()` / `send()` accept. Strings are sent as UTF-8. */
 export type Payload = string | Uint8Array;
 

@@ -11,7 +11,3 @@ export interface Outgoing {
   /** Its sequence number, when `confirm` is configured; 0 otherwise. */
   readonly seq: number;
 }
-
-export function frameSize(frame: string | Buffer): number {
-  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-}

@@ -9,10 +9,10 @@ import {
 } from '@holdfast/core';
 import { Connection, type ConnectionConfig, type ConnectionHandlers } from './connection.js';
 import type { AllReconnectingSocketEvents, NetDropReason, ReconnectingSocketEvents, UnconfirmedReport } from './events.js';
-import { encodeFrame, type Framing, type Payload } from './framing.js';
+import { encodeFrame, frameOverhead, type Framing, type Payload } from './framing.js';
 import { InboundListeners } from './inbound-listeners.js';
 import { DEFAULT_NET_SCHEDULE, resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
-import { frameSize, type Outgoing } from './outgoing.js';
+import type { Outgoing } from './outgoing.js';
 import { ResendWindow } from './resend-window.js';
 
 export interface ReconnectingSocketStats {
@@ -75,6 +75,8 @@ export class ReconnectingSocket {
 
   readonly #config: ConnectionConfig;
   readonly #maxMessageBytes: number;
+  /** Bytes the framing adds to each message. */
+  readonly #frameOverhead: number;
   readonly #onConnect: ((context: ConnectContext) => void | Promise<void>) | undefined;
   readonly #confirm: ConfirmOptions | undefined;
   readonly #heartbeat: { intervalMs: number; timeoutMs: number; ping: () => string | Buffer } | undefined;
@@ -111,6 +113,7 @@ export class ReconnectingSocket {
     this.name = options.name ?? 'net';
     this.framing = resolved.framing;
     this.#maxMessageBytes = resolved.maxMessageBytes;
+    this.#frameOverhead = frameOverhead(resolved.framing);
     this.#config = {
       host: resolved.host,
       port: resolved.port,
@@ -225,6 +228,9 @@ export class ReconnectingSocket {
       throw new TypeError(`ReconnectingSocket.write: the message must be a string or a Uint8Array, got ${formatValue(message)}`);
     }
     const frame = encodeFrame(this.framing, message, this.#maxMessageBytes);
+    // Counted on the message, not the frame: a string frame is the message joined to its delimiter, and
+    // measuring that join would make V8 flatten it here, a copy the socket's own write does not need.
+    const size = (typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength) + this.#frameOverhead;
     const seq = this.#confirm === undefined ? 0 : this.#nextSequence(message);
     const connection = this.#connection;
     const queue = this.#queue;
@@ -232,12 +238,12 @@ export class ReconnectingSocket {
       const window = this.#window;
       if (window === undefined) {
         this.#written++;
-        if (connection.write(frame, frameSize(frame))) return true;
+        if (connection.write(frame, size)) return true;
         this.#wantDrain = true;
         return false;
       }
       if (!window.full) {
-        const entry: Outgoing = { message, frame, size: frameSize(frame), seq };
+        const entry: Outgoing = { message, frame, size, seq };
         window.add(entry);
         this.#written++;
         if (connection.write(frame, entry.size)) return true;
@@ -245,7 +251,7 @@ export class ReconnectingSocket {
         return false;
       }
     }
-    return this.#enqueue({ message, frame, size: frameSize(frame), seq });
+    return this.#enqueue({ message, frame, size, seq });
   }
 
   /** The same as `write()`; reads better with framing. */

@@ -145,6 +145,25 @@ describe('resets mid-message', () => {
     expect(disconnects[0]!.unconfirmed.bytes).toBe(big.length + 4);
   });
 
+  for (const [framing, overhead] of [['raw', 0], ['lines', 1], ['length-prefixed', 4]] as const) {
+    it(`${framing}: the disconnect counts the bytes on the wire, framing and multi-byte characters included`, async () => {
+      const srv = await server({ framing });
+      const socket = client({ port: srv.port, framing });
+      const disconnects = record(socket, 'disconnect');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.send('\u00e9t\u00e9'); // 5 bytes in UTF-8
+      socket.send(new Uint8Array([1, 2, 3]));
+      socket.send(Buffer.from('xy'));
+      await until(() => srv.received.reduce((n, b) => n + b.length, 0) === 10, 'every byte at the server');
+      srv.resetAll();
+      await until(() => disconnects.length === 1, 'the disconnect');
+      const onWire = { messages: 3, bytes: 10 + 3 * overhead };
+      expect(disconnects[0]!.written).toEqual(onWire);
+      // The server never answered: all of it is unconfirmed.
+      expect(disconnects[0]!.unconfirmed).toEqual(onWire);
+    });
+  }
+
   it('without confirm, request/response: each reset loses exactly the outstanding request, and the disconnect says so', async () => {
     let count = 0;
     const srv = await server({
