@@ -372,10 +372,14 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       const socket = connection.socket;
       const highWaterMark = this.#options.highWaterMarkBytes;
       connection.sent++;
-      // ws has no 'drain': a write callback tells when the buffer shrank. It is only paid for when this send
-      // can leave the buffer at the mark (16 bytes cover a frame header), or a 'drain' is already owed.
-      if (this.#needDrain || socket.bufferedAmount + maxByteLength(data) + 16 >= highWaterMark) socket.send(data, (this.#checkDrainCallback ??= () => this.#checkDrain()));
-      else socket.send(data);
+      // The common case: this message cannot take the buffer to the mark (16 bytes cover a frame header), so
+      // there is nothing to check afterwards either.
+      if (!this.#needDrain && socket.bufferedAmount + maxByteLength(data) + 16 < highWaterMark) {
+        socket.send(data);
+        return true;
+      }
+      // ws has no 'drain': a write callback tells when the buffer shrank.
+      socket.send(data, (this.#checkDrainCallback ??= () => this.#checkDrain()));
       if (socket.bufferedAmount < highWaterMark) return true;
       this.#needDrain = true;
       return false;
