@@ -1,10 +1,10 @@
-import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { CompressionAlgorithm, OTLPExporterBase, createOtlpNetworkExportDelegate } from '@opentelemetry/otlp-exporter-base';
+import { OTLPExporterBase, createOtlpNetworkExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { createOtlpHttpExporterMetrics } from '@opentelemetry/otlp-exporter-base/node-http';
-import { createEmptyMetadata, createInsecureCredentials, createSslCredentials } from '@opentelemetry/otlp-grpc-exporter-base';
+import { createOtlpGrpcExporterMetrics } from '@opentelemetry/otlp-grpc-exporter-base';
+import type { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import type { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import type { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import {
   JsonLogsSerializer,
   JsonMetricsSerializer,
@@ -18,11 +18,12 @@ import {
   type IExporterMetricsHelper,
   type ISerializer,
 } from '@opentelemetry/otlp-transformer';
+import { OtlpGrpcTransport } from './grpc-transport.js';
 import { OtlpHttpTransport } from './http-transport.js';
 import { resolveOtlpConnection, type OtlpConnection, type OtlpConnectionOptions, type OtlpSignal } from './otlp-config.js';
 import { debugFromEnv } from './debug-level.js';
 import type { ResilientExporterOptions } from './resilient-options.js';
-import { resilientExporter, type ResilientExporter } from './resilient-exporter.js';
+import { resilientExporter, type ExporterContext, type ResilientExporter } from './resilient-exporter.js';
 import type { BatchOf, MetricSelectorsOf } from './exporter-shape.js';
 import type { SpoolCodec } from './disk-spool.js';
 
@@ -34,38 +35,34 @@ import type { SpoolCodec } from './disk-spool.js';
  */
 export type OtlpExporterOptions = OtlpConnectionOptions & ResilientExporterOptions;
 
+type Transport = OtlpHttpTransport | OtlpGrpcTransport;
+
 /**
- * An OTel exporter whose transport sends each batch once (see OtlpHttpTransport):
- * the OTel exporter keeps its serializer, concurrency bound and self-metrics.
+ * An OTel exporter whose transport sends each batch once (OtlpHttpTransport,
+ * OtlpGrpcTransport): the OTel exporter keeps its serializer, concurrency
+ * bound and self-metrics. gRPC carries the same protobuf request bytes as
+ * http/protobuf, so every protocol can keep a batch on disk as bytes, and a
+ * spool written by one of the two is replayed by the other.
  */
-function httpExporter<Batch>(
+function networkExporter<Batch>(
+  signal: OtlpSignal,
   connection: OtlpConnection,
-  serializer: ISerializer<Batch, unknown>,
+  serializers: { readonly json: ISerializer<Batch, unknown>; readonly protobuf: ISerializer<Batch, unknown> },
   componentType: string,
   metricsHelper: IExporterMetricsHelper<Batch>,
-): { delegate: ReturnType<typeof createOtlpNetworkExportDelegate<Batch, unknown>>; transport: OtlpHttpTransport } {
-  const contentType = connection.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
-  const transport = new OtlpHttpTransport(connection, contentType);
-  const delegate = createOtlpNetworkExportDelegate(
-    { timeoutMillis: connection.timeoutMillis, concurrencyLimit: 64, compression: connection.compression },
-    serializer,
-    createOtlpHttpExporterMetrics(componentType, metricsHelper, connection.url, undefined),
-    transport,
-  );
-  return { delegate, transport };
-}
-
-function grpcConfig(connection: OtlpConnection) {
-  const metadata = createEmptyMetadata();
-  for (const [key, value] of Object.entries(connection.headers)) metadata.set(key.toLowerCase(), value);
-  const secure = connection.url.startsWith('https:') || connection.ca !== undefined || connection.cert !== undefined;
-  return {
-    url: connection.url,
-    metadata,
-    timeoutMillis: connection.timeoutMillis,
-    compression: connection.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
-    credentials: secure ? createSslCredentials(connection.ca, connection.key, connection.cert) : createInsecureCredentials(),
-  };
+): { delegate: ReturnType<typeof createOtlpNetworkExportDelegate<Batch, unknown>>; codec: SpoolCodec<Batch>; transport: Transport } {
+  const serializer = connection.protocol === 'http/json' ? serializers.json : serializers.protobuf;
+  const options = { timeoutMillis: connection.timeoutMillis, concurrencyLimit: 64, compression: connection.compression };
+  if (connection.protocol === 'grpc') {
+    const transport = new OtlpGrpcTransport(signal, connection);
+    const metrics = createOtlpGrpcExporterMetrics(`otlp_grpc_${componentType}`, metricsHelper, connection.url, undefined);
+    const delegate = createOtlpNetworkExportDelegate(options, serializer, metrics, transport);
+    return { delegate, transport, codec: codecFor(`${signal}.pb`, connection, serializer, transport) };
+  }
+  const transport = new OtlpHttpTransport(connection, connection.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
+  const metrics = createOtlpHttpExporterMetrics(`otlp_http_${componentType}`, metricsHelper, connection.url, undefined);
+  const delegate = createOtlpNetworkExportDelegate(options, serializer, metrics, transport);
+  return { delegate, transport, codec: codecFor(`${signal}.${connection.protocol === 'http/json' ? 'json' : 'pb'}`, connection, serializer, transport) };
 }
 
 function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: OtlpExporterOptions): ResilientExporterOptions {
@@ -74,21 +71,14 @@ function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: Ot
   return { ...options, debug, name: options.name ?? `${signal} ${connection.protocol}` };
 }
 
-/** Checked before a gRPC channel exists, so a refused option leaves nothing open. */
-function refuseGrpcSpool(options: OtlpExporterOptions): void {
-  if (options.spoolDir !== undefined) {
-    throw new RangeError(`resilientExporter: option 'spoolDir' needs protocol 'http/protobuf' or 'http/json' (the spool keeps OTLP/HTTP request bytes), got protocol 'grpc'`);
-  }
-}
-
 type Spans = BatchOf<GrpcTraceExporter>;
 type Metrics = BatchOf<GrpcMetricExporter>;
 type Logs = BatchOf<GrpcLogExporter>;
 
-/** What the spool needs from an HTTP exporter: the request bytes of a batch, and a way to send such bytes again. */
-function codecFor<Batch>(signal: OtlpSignal, connection: OtlpConnection, serializer: ISerializer<Batch, unknown>, transport: OtlpHttpTransport): SpoolCodec<Batch> {
+/** What the spool needs from an exporter: the request bytes of a batch, and a way to send such bytes again. */
+function codecFor<Batch>(kind: string, connection: OtlpConnection, serializer: ISerializer<Batch, unknown>, transport: Transport): SpoolCodec<Batch> {
   return {
-    kind: `${signal}.${connection.protocol === 'http/json' ? 'json' : 'pb'}`,
+    kind,
     serialize: (batch) => serializer.serializeRequest(batch),
     async send(bytes) {
       const response = await transport.send(bytes, connection.timeoutMillis);
@@ -97,45 +87,32 @@ function codecFor<Batch>(signal: OtlpSignal, connection: OtlpConnection, seriali
   };
 }
 
+/** The wrapper's context: protocol for hints, the spool codec, and a way to cut attempts in flight at the shutdown deadline. */
+function contextOf<Batch>(connection: OtlpConnection, codec: SpoolCodec<Batch>, transport: Transport): ExporterContext<Batch> {
+  return { protocol: connection.protocol, spool: codec, release: () => (transport instanceof OtlpGrpcTransport ? transport.release() : transport.shutdown()) };
+}
+
 /** A trace exporter for `BatchSpanProcessor` / `NodeSDK({ traceExporter })`. */
 export function createTraceExporter(options: OtlpExporterOptions = {}): ResilientExporter<Spans> {
   const connection = resolveOtlpConnection('traces', options);
-  const context = { protocol: connection.protocol };
-  if (connection.protocol === 'grpc') {
-    refuseGrpcSpool(options);
-    return resilientExporter(new GrpcTraceExporter(grpcConfig(connection)), wrapOptions('traces', connection, options), context);
-  }
-  const serializer = connection.protocol === 'http/json' ? JsonTraceSerializer : ProtobufTraceSerializer;
-  const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper);
-  const inner = new OTLPExporterBase<Spans>(delegate);
-  return resilientExporter(inner, wrapOptions('traces', connection, options), { ...context, spool: codecFor('traces', connection, serializer, transport), release: () => transport.shutdown() });
+  const serializers = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer };
+  const { delegate, codec, transport } = networkExporter('traces', connection, serializers, 'span_exporter', TraceExporterMetricsHelper);
+  return resilientExporter(new OTLPExporterBase<Spans>(delegate), wrapOptions('traces', connection, options), contextOf(connection, codec, transport));
 }
 
 /** A metric exporter for `PeriodicExportingMetricReader`. */
-export function createMetricExporter(options: OtlpExporterOptions = {}): ResilientExporter<Metrics> & MetricSelectorsOf<GrpcMetricExporter> {
+export function createMetricExporter(options: OtlpExporterOptions = {}): ResilientExporter<Metrics> & MetricSelectorsOf<OTLPMetricExporterBase> {
   const connection = resolveOtlpConnection('metrics', options);
-  const context = { protocol: connection.protocol };
-  if (connection.protocol === 'grpc') {
-    refuseGrpcSpool(options);
-    return resilientExporter(new GrpcMetricExporter(grpcConfig(connection)), wrapOptions('metrics', connection, options), context);
-  }
-  const serializer = connection.protocol === 'http/json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
-  const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_metric_exporter', MetricsExporterMetricsHelper);
+  const serializers = { json: JsonMetricsSerializer, protobuf: ProtobufMetricsSerializer };
+  const { delegate, codec, transport } = networkExporter('metrics', connection, serializers, 'metric_exporter', MetricsExporterMetricsHelper);
   // The base class adds the temporality and aggregation selectors (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
-  const inner = new OTLPMetricExporterBase(delegate);
-  return resilientExporter(inner, wrapOptions('metrics', connection, options), { ...context, spool: codecFor('metrics', connection, serializer, transport), release: () => transport.shutdown() });
+  return resilientExporter(new OTLPMetricExporterBase(delegate), wrapOptions('metrics', connection, options), contextOf(connection, codec, transport));
 }
 
 /** A log record exporter for `BatchLogRecordProcessor`. */
 export function createLogExporter(options: OtlpExporterOptions = {}): ResilientExporter<Logs> {
   const connection = resolveOtlpConnection('logs', options);
-  const context = { protocol: connection.protocol };
-  if (connection.protocol === 'grpc') {
-    refuseGrpcSpool(options);
-    return resilientExporter(new GrpcLogExporter(grpcConfig(connection)), wrapOptions('logs', connection, options), context);
-  }
-  const serializer = connection.protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer;
-  const { delegate, transport } = httpExporter(connection, serializer, 'otlp_http_log_exporter', LogsExporterMetricsHelper);
-  const inner = new OTLPExporterBase<Logs>(delegate);
-  return resilientExporter(inner, wrapOptions('logs', connection, options), { ...context, spool: codecFor('logs', connection, serializer, transport), release: () => transport.shutdown() });
+  const serializers = { json: JsonLogsSerializer, protobuf: ProtobufLogsSerializer };
+  const { delegate, codec, transport } = networkExporter('logs', connection, serializers, 'log_exporter', LogsExporterMetricsHelper);
+  return resilientExporter(new OTLPExporterBase<Logs>(delegate), wrapOptions('logs', connection, options), contextOf(connection, codec, transport));
 }

@@ -110,7 +110,7 @@ export class ResilientExporter<Batch> {
     this.#release = context.release;
     if (this.#options.spoolDir !== undefined && this.#codec === undefined) {
       throw new RangeError(
-        `resilientExporter: option 'spoolDir' needs an exporter that can encode its batches: one made by createTraceExporter, createMetricExporter or createLogExporter with protocol 'http/protobuf' or 'http/json', got ${context.protocol === undefined ? 'a wrapped exporter' : `protocol '${context.protocol}'`}`,
+        "resilientExporter: option 'spoolDir' needs an exporter that can encode its batches: one made by createTraceExporter, createMetricExporter or createLogExporter (any protocol), got a wrapped exporter",
       );
     }
     this.#spool = this.#options.spoolDir === undefined || this.#codec === undefined ? undefined : new DiskSpool(this.#options.spoolDir, this.#codec.kind, this.#options.maxSpoolBytes);

@@ -37,8 +37,9 @@ export interface ResilientExporterOptions {
    * survive an app restart: a batch is written when its first attempt fails
    * and removed once delivered; what shutdown() could not deliver stays there;
    * a new exporter with the same directory sends it first. One process per
-   * directory. Needs an exporter made by the create*Exporter factories with an
-   * HTTP protocol (they can encode a batch to OTLP bytes). Default: none.
+   * directory. Needs an exporter made by the create*Exporter factories, any
+   * protocol (they encode a batch to OTLP protobuf or JSON bytes; gRPC and
+   * http/protobuf replay each other's files). Default: none.
    */
   readonly spoolDir?: string;
   /** Most bytes kept in `spoolDir`; past it, batches stay in memory only. Default 256 MiB. */

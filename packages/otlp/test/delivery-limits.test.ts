@@ -146,34 +146,40 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     }
   });
 
-  it('forceFlush() and shutdown() keep their deadlines while the collector stalls; what shutdown() could not deliver is dropped with events', async () => {
-    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
-    proxy.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
-    const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), timeoutMillis: 30_000, flushTimeoutMs: 200, shutdownTimeoutMs: 300 });
-    const drops: DropEvent[] = [];
-    exporter.on('drop', (event) => void drops.push(event));
-    const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
-    app.emit(300);
-    await app.provider.forceFlush();
+  // gRPC: the call in flight is cancelled at the deadline and the channel closed (the handle check at the end).
+  for (const protocol of ['http/protobuf', 'grpc'] as const) {
+    it(`${protocol}: forceFlush() and shutdown() keep their deadlines while the collector stalls; what shutdown() could not deliver is dropped with events`, async () => {
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? collector.grpcPort : collector.httpPort } });
+      proxy.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
+      const exporter = createTraceExporter({ ...fast, protocol, endpoint: proxy.url('http'), timeoutMillis: 30_000, flushTimeoutMs: 200, shutdownTimeoutMs: 300 });
+      const drops: DropEvent[] = [];
+      exporter.on('drop', (event) => void drops.push(event));
+      const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+      app.emit(300);
+      await app.provider.forceFlush();
 
-    let started = performance.now();
-    await exporter.forceFlush();
-    const flushMs = performance.now() - started;
-    started = performance.now();
-    await app.provider.shutdown();
-    const shutdownMs = performance.now() - started;
-    await proxy.close();
+      let started = performance.now();
+      await exporter.forceFlush();
+      const flushMs = performance.now() - started;
+      started = performance.now();
+      await app.provider.shutdown();
+      const shutdownMs = performance.now() - started;
+      // The stalled attempt was cut at the deadline (its socket closed, the gRPC call cancelled), not left to its 30 s timeout.
+      const openAfterShutdown = await settledCount(() => proxy.stats().connections.open, 2_000);
+      await proxy.close();
 
-    const stats = exporter.stats();
-    // Deadline plus room for a loaded CI machine; the stalled attempt's own timeout (30 s) is far away.
-    expect(flushMs).toBeGreaterThanOrEqual(190);
-    expect(flushMs).toBeLessThan(2_000);
-    expect(shutdownMs).toBeLessThan(3_000);
-    expect(stats.exported).toBe(0);
-    expect(stats.dropped.shutdown).toBe(300);
-    expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(300);
-    expect(drops.every((d) => d.reason === 'shutdown')).toBe(true);
-  });
+      const stats = exporter.stats();
+      // Deadline plus room for a loaded CI machine; the stalled attempt's own timeout (30 s) is far away.
+      expect(flushMs).toBeGreaterThanOrEqual(190);
+      expect(flushMs).toBeLessThan(2_000);
+      expect(shutdownMs).toBeLessThan(3_000);
+      expect(openAfterShutdown).toBe(0);
+      expect(stats.exported).toBe(0);
+      expect(stats.dropped.shutdown).toBe(300);
+      expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(300);
+      expect(drops.every((d) => d.reason === 'shutdown')).toBe(true);
+    });
+  }
 
   it('debug log and diagnostics channels report retries and deliveries without the headers or URL credentials', async () => {
     collector.spans.clear();
@@ -252,3 +258,10 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     expect(await settleHandles(baseline)).toEqual([]);
   });
 });
+
+/** Polls `count` until it is 0 or `withinMs` passed; returns the last value. */
+async function settledCount(count: () => number, withinMs: number): Promise<number> {
+  const until = Date.now() + withinMs;
+  while (count() > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  return count();
+}

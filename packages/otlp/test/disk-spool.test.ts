@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
-import { createTraceExporter } from '@holdfast/otlp';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { createTraceExporter, resilientExporter } from '@holdfast/otlp';
 import { startCollector, type Collector } from './support/collector.js';
 import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
 import { tracerWith } from './support/spans.js';
@@ -30,10 +31,19 @@ describe('disk spool (spoolDir)', () => {
     await rm(spoolDir, { recursive: true, force: true });
   });
 
-  for (const protocol of ['http/protobuf', 'http/json'] as const) {
-    it(`${protocol}: batches undelivered at shutdown survive the restart and arrive exactly once`, async () => {
+  // gRPC sends the same protobuf request bytes as http/protobuf: a spool written by one is replayed by the other.
+  const cases = [
+    ['http/protobuf', 'http/protobuf'],
+    ['http/json', 'http/json'],
+    ['grpc', 'grpc'],
+    ['grpc', 'http/protobuf'],
+  ] as const;
+  for (const [protocol, replayProtocol] of cases) {
+    const title = protocol === replayProtocol ? protocol : `${protocol}, replayed over ${replayProtocol}`;
+    it(`${title}: batches undelivered at shutdown survive the restart and arrive exactly once`, async () => {
       collector.spans.clear();
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+      const portOf = (p: string) => (p === 'grpc' ? collector.grpcPort : collector.httpPort);
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: portOf(protocol) } });
       const options = { protocol, endpoint: proxy.url('http'), env: {}, spoolDir, timeoutMillis: 500, schedule: exponential({ initialMs: 50, maxMs: 200 }) };
       await proxy.disable();
 
@@ -50,12 +60,13 @@ describe('disk spool (spoolDir)', () => {
       expect((await readdir(spoolDir)).length).toBe(kept.spool.files);
       expect(collector.spans.size).toBe(0);
 
-      await proxy.enable();
-      const after = createTraceExporter({ ...options, shutdownTimeoutMs: 10_000 });
+      await proxy.close();
+      const replayProxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: portOf(replayProtocol) } });
+      const after = createTraceExporter({ ...options, protocol: replayProtocol, endpoint: replayProxy.url('http'), shutdownTimeoutMs: 10_000 });
       const second = tracerWith(after, { scheduledDelayMillis: 20 });
       second.emit(100);
       await second.provider.shutdown();
-      await proxy.close();
+      await replayProxy.close();
 
       const stats = after.stats();
       expect(stats.spool.restored).toBe(600);
@@ -67,7 +78,8 @@ describe('disk spool (spoolDir)', () => {
   }
 
   it('refuses spoolDir for an exporter that cannot encode its batches, naming the option', () => {
-    expect(() => createTraceExporter({ protocol: 'grpc', endpoint: collector.grpcUrl, env: {}, spoolDir })).toThrow(/option 'spoolDir'.*protocol 'grpc'/);
+    const plain = new GrpcTraceExporter({ url: collector.grpcUrl });
+    expect(() => resilientExporter(plain, { spoolDir })).toThrow(/option 'spoolDir' needs an exporter that can encode its batches.*got a wrapped exporter/);
     expect(() => createTraceExporter({ env: {}, spoolDir: '' })).toThrow(/option 'spoolDir' must be a directory path/);
   });
 
