@@ -128,8 +128,18 @@ const NO_WS_OPTIONS: ClientOptions = Object.freeze({});
 const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ intervalMs: 10_000, timeoutMs: 5000 });
 const DEFAULT_QUEUE: Required<SendQueueOptions> = Object.freeze({ maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
 
+let defaults: ResolvedOptions | undefined;
+
 export function resolveOptions(options: ReconnectingWebSocketOptions): ResolvedOptions {
   check('options', options, isObject(options), 'an object');
+  // Every socket made without options shares one resolved set.
+  if (Reflect.ownKeys(options).length === 0 && Object.getPrototypeOf(options) === Object.prototype) {
+    return (defaults ??= Object.freeze(resolve({})));
+  }
+  return resolve(options);
+}
+
+function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
   const {
     protocols,
     ws = NO_WS_OPTIONS,
