@@ -61,7 +61,9 @@ export class Heartbeat {
     // A pong we did not ask for (RFC 6455 allows unsolicited ones) proves life, not delivery.
     if (index === -1) return;
     const { sent } = this.#unanswered[index] as { readonly sent: number };
-    this.#unanswered.splice(0, index + 1);
+    // Emptied, a fresh array: the old one keeps the capacity its first push gave it for the socket's whole life.
+    if (index + 1 === this.#unanswered.length) this.#unanswered = [];
+    else this.#unanswered.splice(0, index + 1);
     this.#hooks.onConfirmed(sent);
     if (this.#awaitingPong && this.#unanswered.length === 0) {
       this.#awaitingPong = false;
@@ -77,9 +79,12 @@ export class Heartbeat {
 
   #arm(delayMs: number): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#tick();
-    }, delayMs).unref();
+    this.#timer = setTimeout(Heartbeat.#fire, delayMs, this).unref();
+  }
+
+  // Shared by every heartbeat (the timer passes it its heartbeat): no closure per arm.
+  static #fire(heartbeat: Heartbeat): void {
+    heartbeat.#tick();
   }
 
   #tick(): void {
