@@ -142,6 +142,7 @@ export class CircuitBreaker {
   #failedProbes = 0;
   #probeAborted = false;
   #refusedSinceOpen = 0;
+  #probing = false;
   #successes = 0;
   #failures = 0;
   #ignored = 0;
@@ -240,10 +241,17 @@ export class CircuitBreaker {
         }),
       );
     }
-    // opossum is ready for a probe but the wait has not run out: refuse here, unless enough calls were refused to probe now.
-    if (this.#state === 'open' && this.#opossum.halfOpen) {
-      if (this.#refusedSinceOpen < this.probeAfterRejections) return this.#refuse();
+    // Refusals are decided here, so opossum never counts a refused call as a request of its window (they would
+    // dilute the failure rate: after an outage's refusals a second outage would not open the breaker again).
+    if (this.#state === 'open') {
+      // Unless opossum is ready for a probe (resetTimeoutMs is over) and enough calls were refused: then this one probes now.
+      if (!this.#opossum.halfOpen || this.#refusedSinceOpen < this.probeAfterRejections) return this.#refuse();
       this.#enterHalfOpen();
+    }
+    if (this.#state !== 'closed') {
+      // One probe at a time; a 'state-change' listener may also have probed (and failed) while half-opening.
+      if (this.#probing || this.#state === 'open') return this.#refuse();
+      this.#probing = true;
     }
     return this.#opossum.fire(fn).then(
       (value) => {
@@ -322,6 +330,7 @@ export class CircuitBreaker {
 
   #onOpen(): void {
     this.#clearProbeTimer();
+    this.#probing = false;
     // A failed probe makes the next wait longer; an aborted one proved nothing and keeps it.
     if (this.#state === 'closed') this.#failedProbes = 0;
     else if (this.#probeAborted) this.#probeAborted = false;
@@ -340,7 +349,7 @@ export class CircuitBreaker {
 
   #refuse(): Promise<never> {
     this.#countRejection();
-    return Promise.reject(new BreakerOpenError(this.name, this.#retryAt, this.#tripFault));
+    return Promise.reject(new BreakerOpenError(this.name, this.#currentRetryAt(), this.#tripFault));
   }
 
   #countRejection(): void {
@@ -391,6 +400,7 @@ export class CircuitBreaker {
 
   #onClose(): void {
     this.#clearProbeTimer();
+    this.#probing = false;
     this.#failedProbes = 0;
     if (this.#moveTo('closed')) this.#events.emit('close', { event: 'close', name: this.name });
   }

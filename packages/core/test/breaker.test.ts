@@ -230,6 +230,24 @@ describe('CircuitBreaker over a real HTTP server', () => {
     expect(events.transitions().slice(-2)).toEqual(['open>half-open', 'half-open>closed']);
   });
 
+  it('refused calls are not requests of the window: after an outage with many refusals, the next outage opens it again as fast', async () => {
+    const { server, breaker, call } = await setup({ minimumRequests: 4, resetTimeoutMs: 100 });
+    server.mode = 'reset';
+    for (let i = 0; i < 4; i++) await settled(call());
+    expect(breaker.state).toBe('open');
+    for (let i = 0; i < 50; i++) expect((await settled(call())).error).toBeInstanceOf(BreakerOpenError);
+    expect(breaker.stats()).toMatchObject({ windowRequests: 4, windowFailures: 4, rejected: 50 });
+    await next(breaker, 'half-open');
+    server.mode = 'ok';
+    expect(await call()).toBe('ok');
+    expect(breaker.state).toBe('closed');
+    // The origin fails again within the window: 5 of 6 calls failed, so one failure opens it (with the 50
+    // refusals counted as requests it would take some 50 more).
+    server.mode = 'reset';
+    await settled(call());
+    expect(breaker.state).toBe('open');
+  });
+
   it('breakerResetDelay: the schedule of open times', () => {
     expect([0, 1, 2, 3, 4, 5].map((n) => breakerResetDelay(50, 1000, n, () => 0))).toEqual([50, 50, 100, 200, 400, 500]);
     expect([0, 1, 2, 3, 4, 5].map((n) => breakerResetDelay(50, 1000, n, () => 0.999_999))).toEqual([50, 100, 200, 400, 800, 1000]);
