@@ -14,7 +14,9 @@
  * measured against zero.) "First success" favours clients that keep
  * sending during the outage: 50 callers without a breaker put a request on
  * the wire every millisecond or so; "all callers back" is what an
- * application sees, and includes each client's retry backoff.
+ * application sees, and includes each client's retry backoff. Every round
+ * uses fresh clients, so no client starts an outage with state left from
+ * the previous one.
  */
 import { startChildServer } from './lib/child-server.js';
 import { EFFECT_SERVER, contenders } from './lib/http-contenders.js';
@@ -26,10 +28,14 @@ export default async function (opts: BenchOptions): Promise<void> {
   const outageMs = opts.smoke ? 200 : 1_000;
   const rounds = opts.smoke ? 1 : 3;
   const server = await startChildServer(EFFECT_SERVER);
-  const clients = contenders();
+  const names = contenders().map((c) => c.name);
   const results = new Map<string, { ratio: number[]; recovery: number[]; allBack: number[]; attempts: number[] }>();
   for (let round = 0; round < rounds; round++) {
-    for (const client of clients) {
+    for (const name of names) {
+      // A fresh client per round: each round is an outage of its own, not the tail of the previous one (a breaker's
+      // 10 s window would otherwise still hold the last round's calls and decide differently).
+      const fresh = contenders();
+      const client = fresh.find((c) => c.name === name)!;
       await server.command('mode none');
       let phase: 'before' | 'down' | 'after' = 'before';
       // Requests in flight at any moment of the outage: started before it and still running, or started during it.
@@ -73,6 +79,7 @@ export default async function (opts: BenchOptions): Promise<void> {
       entry.recovery.push(firstSuccessAfterUp);
       entry.allBack.push(lastCallerBack);
       results.set(client.name, entry);
+      for (const c of fresh) await c.close();
     }
   }
   printTable(
@@ -86,6 +93,5 @@ export default async function (opts: BenchOptions): Promise<void> {
     ]),
   );
   console.log(`${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds (each round's figure in brackets); server in a child process`);
-  for (const client of clients) await client.close();
   await server.close();
 }
