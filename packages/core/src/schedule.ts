@@ -105,6 +105,22 @@ export function capped(schedule: Schedule, maxMs: number): Schedule {
 }
 
 /**
+ * `schedule`'s first step for the first `attempts` retries, then its growth
+ * from there (attempt `attempts + 1` gets the schedule's second step). With
+ * full jitter this is a plateau: a fleet that lost its peer at once keeps
+ * drawing from the same window, so it comes back spread out, and a client
+ * refused a few times during a short restart does not sit out a long wait.
+ */
+export function holdFirst(schedule: Schedule, attempts: number): Schedule {
+  check('holdFirst', 'attempts', attempts, Number.isInteger(attempts) && attempts >= 1, 'an integer >= 1');
+  const shift = attempts - 1;
+  return {
+    description: `${schedule.description}, first step held for ${attempts} attempts`,
+    next: (context) => schedule.next({ ...context, attempt: Math.max(1, context.attempt - shift) }),
+  };
+}
+
+/**
  * The peer's pushback wins over our own schedule: when the fault carries
  * `retryAfterMs` (Retry-After, gRPC pushback) that delay is used, up to
  * `capMs` (default 60 s). A Retry-After above the cap is clamped, and the
@@ -136,3 +152,13 @@ export function delays(schedule: Schedule, count: number, random: () => number =
 
 /** Holdfast's default for request retries: full-jitter exponential from 100 ms, ≤ 10 s, honouring Retry-After ≤ 60 s. */
 export const defaultRetrySchedule: Schedule = honorRetryAfter(exponential({ initialMs: 100, maxMs: 10_000 }));
+
+/**
+ * Holdfast's default for reconnecting long-lived connections (Supervisor,
+ * `@holdfast/net`, `@holdfast/ws`): full jitter over 2 s for the first five
+ * attempts, then x1.5 up to 30 s. In the net and ws herd benchmarks, 1000
+ * clients through a 1 s server restart came back with about 10 % of them in
+ * the busiest 100 ms and the last within 2 s; plain doubling from 1 s spread
+ * them as well but left the last one out for 7.6 s (12.6 s in the worst round).
+ */
+export const defaultReconnectSchedule: Schedule = holdFirst(exponential({ initialMs: 2_000, factor: 1.5, maxMs: 30_000, jitter: 'full' }), 5);

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { classify } from './classify/index.js';
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { exponential, formatValue, type Schedule } from './schedule.js';
+import { defaultReconnectSchedule, formatValue, type Schedule } from './schedule.js';
 
 /**
  * The reconnect state machine behind every long-lived connection (net, ws,
@@ -34,7 +34,7 @@ export interface SupervisorOptions<C> {
    * attempt was abandoned (timed out or closed). Errors are reported as warnings.
    */
   readonly dispose?: (connection: C) => void | Promise<void>;
-  /** Delay before each reconnect. Default `exponential({ initialMs: 1000, maxMs: 30_000, jitter: 'full' })`. */
+  /** Delay before each reconnect. Default `defaultReconnectSchedule` (full jitter over 2 s for five attempts, then x1.5 up to 30 s). */
   readonly schedule?: Schedule;
   /** A connection that stays open this long resets the backoff and the attempt count. Default 5 000 ms. */
   readonly minUptimeMs?: number;
@@ -76,15 +76,16 @@ export interface SupervisorEvents {
 }
 
 /**
- * Full jitter from 1 s, doubling to 30 s: a restarting server is back within
- * seconds, a fleet of clients that lost it at once spreads its reconnects over
- * the first second instead of arriving together, and a long outage costs one
- * attempt per client every ~15 s on average. Faults that are not transient
- * (a bad certificate, an unknown host) are retried too by default: for a
- * long-lived connection they are usually fixed by an operator, and the
- * process should heal without a restart. `shouldReconnect` changes that.
+ * `defaultReconnectSchedule`: full jitter over 2 s for five attempts, then
+ * x1.5 up to 30 s. A restarting server is back within seconds, a fleet of
+ * clients that lost it at once spreads its reconnects over 2 s instead of
+ * arriving together, and a long outage costs one attempt per client every
+ * ~15 s on average. Faults that are not transient (a bad certificate, an
+ * unknown host) are retried too by default: for a long-lived connection they
+ * are usually fixed by an operator, and the process should heal without a
+ * restart. `shouldReconnect` changes that.
  */
-export const DEFAULT_SCHEDULE: Schedule = exponential({ initialMs: 1000, maxMs: 30_000, jitter: 'full' });
+export const DEFAULT_SCHEDULE: Schedule = defaultReconnectSchedule;
 
 // setTimeout fires at once (with a warning) above 2^31-1 ms.
 const MAX_TIMER_MS = 2_147_483_647;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Fault, Schedule } from '@holdfast/core';
-import { capped, constant, defaultRetrySchedule, delays, exponential, formatValue, honorRetryAfter, linear } from '@holdfast/core';
+import { DEFAULT_SCHEDULE, capped, constant, defaultReconnectSchedule, defaultRetrySchedule, delays, exponential, formatValue, holdFirst, honorRetryAfter, linear } from '@holdfast/core';
 
 // Pure schedule math: no time passes, `random` is injected.
 const half = (): number => 0.5;
@@ -171,5 +171,26 @@ describe('formatValue', () => {
     expect(formatValue(() => 1)).toBe('a function');
     expect(formatValue([1])).toBe('an array');
     expect(formatValue({ password: 'x' })).toBe('object');
+  });
+});
+
+describe('holdFirst and defaultReconnectSchedule', () => {
+  it("holdFirst repeats the schedule's first step for `attempts` retries, then goes on from its second", () => {
+    const held = holdFirst(exponential({ initialMs: 100, factor: 2, maxMs: 1_000, jitter: 'none' }), 3);
+    expect(delays(held, 7)).toEqual([100, 100, 100, 200, 400, 800, 1_000]);
+    expect(held.description).toContain('first step held for 3 attempts');
+    expect(delays(holdFirst(constant(7), 1), 3)).toEqual([7, 7, 7]);
+  });
+
+  it('holdFirst validates attempts', () => {
+    expect(() => holdFirst(constant(1), 0)).toThrow("holdFirst: option 'attempts' must be an integer >= 1, got 0");
+    expect(() => holdFirst(constant(1), 1.5)).toThrow(RangeError);
+  });
+
+  it('defaultReconnectSchedule: full jitter within 2 s for five attempts, then a ceiling growing x1.5 to 30 s', () => {
+    const top = delays(defaultReconnectSchedule, 14, () => 1);
+    expect(top).toEqual([2_000, 2_000, 2_000, 2_000, 2_000, 3_000, 4_500, 6_750, 10_125, 15_187.5, 22_781.25, 30_000, 30_000, 30_000]);
+    expect(delays(defaultReconnectSchedule, 5, () => 0)).toEqual([0, 0, 0, 0, 0]);
+    expect(DEFAULT_SCHEDULE).toBe(defaultReconnectSchedule);
   });
 });

@@ -1,24 +1,18 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { exponential, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
+import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
 import { FRAMINGS, type Framing, type Payload } from './framing.js';
 
 /** What the `onConnect` hook gets: the new connection, before anything queued is sent on it. */
-const GROWTH = exponential({ initialMs: 2000, factor: 1.5, maxMs: 30_000, jitter: 'full' });
 
 /**
- * Full jitter over 2 s for the first five attempts, then growing x1.5 up to
- * 30 s (the same default as @holdfast/ws). Why the plateau: a fleet that lost
- * its server at once comes back spread out (a 2 s window puts about 5 % of the
- * clients in any 100 ms), and a client refused a few times during a short
- * restart does not then sit out a long backoff. With plain doubling from 1 s,
- * 1000 clients through a 1 s restart took 7.6 s (12.6 s in the worst of 3
- * rounds) until the last was back, in this package's herd benchmark.
+ * Core's `defaultReconnectSchedule`, which this package's herd benchmark and
+ * test measure: full jitter over 2 s for the first five attempts, then x1.5
+ * up to 30 s. A fleet that lost its server at once comes back spread out, and
+ * a client refused a few times during a short restart does not then sit out a
+ * long backoff.
  */
-export const DEFAULT_NET_SCHEDULE: Schedule = {
-  description: 'full jitter over 2000ms for 5 attempts, then exponential(x1.5 ≤30000ms, full jitter)',
-  next: (context) => GROWTH.next({ ...context, attempt: Math.max(1, context.attempt - 4) }),
-};
+export const DEFAULT_NET_SCHEDULE: Schedule = defaultReconnectSchedule;
 
 export interface ConnectContext {
   /** 1 for the first attempt since start or since the last stable connection, then 2, 3… */

@@ -1,6 +1,6 @@
 import type { ClientOptions } from 'ws';
 import type WebSocket from 'ws';
-import { exponential, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
+import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
 import type { HeartbeatOptions } from './heartbeat.js';
 
 /** Where to connect: a URL, or a function asked before every attempt (rotating tokens, failover). */
@@ -64,21 +64,15 @@ export interface ReconnectingWebSocketOptions {
   readonly random?: () => number;
 }
 
-const GROWTH = exponential({ initialMs: 2000, factor: 1.5, maxMs: 30_000, jitter: 'full' });
 
 /**
- * Full jitter over 2 s for the first five attempts, then growing x1.5 up to
- * 30 s. Why a plateau: a fleet that lost its server at once must come back
- * spread out (a window of 2 s puts about 10 % of the clients in any 100 ms),
- * yet a client that was refused a few times during a short restart must not
- * then sit out a long backoff. Simulated for 1000 clients and a 1 s restart
- * over 200 seeds: busiest 100 ms window 12.7 % at worst, everyone back within
- * 2.9 s of the server; plain doubling from 1 s leaves some clients out for 15 s.
+ * Core's `defaultReconnectSchedule`, which this package's herd benchmark and
+ * test measure: full jitter over 2 s for the first five attempts, then x1.5
+ * up to 30 s. A fleet that lost its server at once comes back spread out, and
+ * a client refused a few times during a short restart does not then sit out a
+ * long backoff.
  */
-export const DEFAULT_WS_SCHEDULE: Schedule = {
-  description: 'full jitter over 2000ms for 5 attempts, then exponential(x1.5 ≤30000ms, full jitter)',
-  next: (context) => GROWTH.next({ ...context, attempt: Math.max(1, context.attempt - 4) }),
-};
+export const DEFAULT_WS_SCHEDULE: Schedule = defaultReconnectSchedule;
 
 export interface ResolvedOptions {
   readonly protocols: string | string[] | undefined;
