@@ -125,8 +125,12 @@ export class OtlpGrpcTransport implements IExporterTransport {
             resolve({ status: 'success', ...(response === undefined ? {} : { data: response }) });
             return;
           }
-          // A deadline usually means a stalled connection, which grpc-js would keep using: the next call connects anew.
-          if (error.code === grpc.status.DEADLINE_EXCEEDED && this.#client === client) this.#retire();
+          // The next attempt gets a new channel, which connects at once: after UNAVAILABLE (no connection, or it
+          // dropped) grpc-js would otherwise wait out its own reconnect backoff on top of the wrapper's schedule and
+          // breaker, and keep reconnecting to a dead collector between attempts; after a deadline the connection is
+          // likely stalled, and grpc-js would keep using it.
+          const code = error.code;
+          if ((code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) && this.#client === client) this.#retire();
           resolve({ status: 'failure', error });
         },
       );

@@ -1,4 +1,5 @@
 import { classify, parseRetryAfter, redactText, type Fault, type FaultPhase } from '@holdfast/core';
+import { retryInfoDelayMs } from './grpc-retry-info.js';
 
 /**
  * What the OTLP exporters report, read as a Fault. The OTel exporters wrap
@@ -140,13 +141,31 @@ function classifyGrpc(error: unknown, status: number, details: string): Fault {
     if (/ECONNREFUSED|No connection established|connect/i.test(details)) {
       return make('connection-refused', code, 'connect', true, 'the collector is not accepting connections (down or restarting); batches wait in the queue and are retried', error);
     }
-    return make('connection-reset', code, 'unknown', true, 'the connection to the collector dropped (restart, proxy idle timeout); the batch is retried and may arrive twice', error);
+    // An UNAVAILABLE the collector sent itself (overloaded, shutting down) may carry its pushback.
+    const pushbackMs = grpcPushbackMs(error);
+    return make('connection-reset', code, 'unknown', true, 'the connection to the collector dropped (restart, proxy idle timeout); the batch is retried and may arrive twice', error, pushbackMs === undefined ? {} : { retryAfterMs: pushbackMs });
   }
   if (status === 4) {
     return make('timeout', code, 'unknown', true, 'the collector did not answer before the gRPC deadline: raise timeoutMillis or lower the batch size', error);
   }
   const transient = GRPC_TRANSIENT.has(status);
-  return make(transient ? 'unknown' : 'http-status', code, 'response', transient, grpcHint(status), error);
+  // The collector's pushback (RetryInfo, with RESOURCE_EXHAUSTED) sets the next delay, as Retry-After does for HTTP.
+  const retryAfterMs = transient ? grpcPushbackMs(error) : undefined;
+  return make(transient ? 'unknown' : 'http-status', code, 'response', transient, grpcHint(status), error, retryAfterMs === undefined ? {} : { retryAfterMs });
+}
+
+/** RetryInfo's delay from a grpc-js ServiceError's trailers (`metadata.get('grpc-status-details-bin')`). */
+function grpcPushbackMs(error: unknown): number | undefined {
+  const metadata = read(error, 'metadata');
+  try {
+    const get = read(metadata, 'get');
+    if (typeof get !== 'function') return undefined;
+    const values = (get as (key: string) => unknown).call(metadata, 'grpc-status-details-bin');
+    const first: unknown = Array.isArray(values) ? values[0] : undefined;
+    return first instanceof Uint8Array ? retryInfoDelayMs(first) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function grpcHint(status: number): string {

@@ -4,7 +4,7 @@ import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { createTraceExporter, type BatchRetryEvent, type MisconfiguredEvent } from '@holdfast/otlp';
 import { startCollector, type Collector } from './support/collector.js';
-import { startGrpcStatusFront } from './support/grpc-status-front.js';
+import { retryInfoTrailer, startGrpcStatusFront } from './support/grpc-status-front.js';
 import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
 import { tracerWith } from './support/spans.js';
 
@@ -43,10 +43,30 @@ describe('OTLP/gRPC transport of the factories', () => {
       expect(retries.map((r) => r.fault.code).slice(0, 2)).toEqual([`GRPC_${name}`, `GRPC_${name}`]);
       expect(retries.every((r) => r.fault.transient)).toBe(true);
       expect(front.calls).toBe(3);
+      expect(front.times[2]! - front.times[0]!).toBeLessThan(900);
       expect(exporter.stats().exported).toBe(100);
       expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
     });
   }
+
+  it('RESOURCE_EXHAUSTED with RetryInfo of 1 s: retried no sooner than the collector asked, then every span arrives once', async () => {
+    collector.spans.clear();
+    const front = await startGrpcStatusFront(collector.grpcPort, status.RESOURCE_EXHAUSTED, 1, 'slow down', retryInfoTrailer(status.RESOURCE_EXHAUSTED, 1));
+    const exporter = createTraceExporter({ ...options, endpoint: front.url });
+    const retries: BatchRetryEvent[] = [];
+    exporter.on('retry', (event) => void retries.push(event));
+    const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+    app.emit(100);
+    await app.provider.shutdown();
+    await front.close();
+
+    expect(retries.map((r) => [r.fault.code, r.fault.retryAfterMs])).toEqual([['GRPC_RESOURCE_EXHAUSTED', 1_000]]);
+    // Without RetryInfo the schedule waits 20-50 ms (the case above); with it, about a second.
+    expect(front.times.length).toBe(2);
+    expect(front.times[1]! - front.times[0]!).toBeGreaterThanOrEqual(900);
+    expect(exporter.stats().exported).toBe(100);
+    expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+  });
 
   it('UNAUTHENTICATED: reported once with the headers hint, no retries, every lost span counted; headers travel as metadata', async () => {
     const front = await startGrpcStatusFront(collector.grpcPort, status.UNAUTHENTICATED, Infinity, 'invalid api key');
