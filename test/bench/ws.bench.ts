@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { exponential } from '@holdfast/core';
+import { exponential, holdFirst } from '@holdfast/core';
 import { build } from 'tsup';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type Client, type ContenderName } from './lib/ws-contenders.js';
@@ -137,7 +137,7 @@ async function recovery(smoke: boolean): Promise<void> {
     const client = connect(
       name,
       `ws://127.0.0.1:${port}`,
-      { schedule: exponential({ initialMs: firstStepMs, factor: 2, maxMs: 2000 }), minUptimeMs: 0, heartbeat: false },
+      { schedule: holdFirst(exponential({ initialMs: firstStepMs, factor: 1.5, maxMs: 2000 }), 5), minUptimeMs: 0, heartbeat: false },
       { minReconnectionDelay: firstStepMs, maxReconnectionDelay: 2000, reconnectionDelayGrowFactor: 2 },
     );
     await opened(client);
@@ -159,7 +159,9 @@ async function recovery(smoke: boolean): Promise<void> {
     results[name] = times;
   }
   console.log(`\nrecovery: server down ${downMs} ms, ${restarts} restarts; time from the server listening again to the message sent while down arriving`);
-  console.log(`(each client's first backoff step is ${firstStepMs} ms, doubling: holdfast with full jitter, the peers without)`);
+  console.log(
+    `(each client's first backoff step is ${firstStepMs} ms: holdfast with its default's shape scaled to it (full jitter, the first step held for five attempts, then x1.5), the peers doubling without jitter)`,
+  );
   printTable(
     ['client', 'p50 ms', 'p99 ms'],
     RECONNECTING.map((name) => [name, fmt(median(results[name]!), 1), fmt(percentile(results[name]!, 99), 1)]),
