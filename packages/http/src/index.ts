@@ -1,5 +1,5 @@
 export { retryInterceptor, type RetryInterceptor, type ResilientDispatchOptions } from './retry-interceptor.js';
-export { DEFAULT_RETRY_STATUSES, type HttpRetryOptions, type StaleConnectionEvent } from './retry-interceptor-options.js';
+export { BREAKER_DEFAULTS, DEFAULT_RETRY_STATUSES, type HttpRetryOptions, type StaleConnectionEvent } from './retry-interceptor-options.js';
 export type { HttpRetryStats } from './origin-guards.js';
 export type { ResilientRequestOptions } from './request-options.js';
 export type { OriginGuard } from './origin-guard.js';

@@ -102,7 +102,7 @@ const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
  * few refused requests while sending it about one request in 20 (one at a
  * time). See docs/decisions/0003-breaker-probe-schedule.md.
  */
-export const BREAKER_DEFAULTS = { resetTimeoutMs: 20, maxResetTimeoutMs: 1_000, probeAfterRejections: 20 } as const;
+export const BREAKER_DEFAULTS = Object.freeze({ resetTimeoutMs: 20, maxResetTimeoutMs: 1_000, probeAfterRejections: 20 } as const);
 
 function withBreakerDefaults(options: BreakerOptions): BreakerOptions {
   const resetTimeoutMs = options.resetTimeoutMs ?? BREAKER_DEFAULTS.resetTimeoutMs;
