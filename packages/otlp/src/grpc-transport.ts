@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
 import type { Client, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
 import type { OtlpConnection, OtlpSignal } from './otlp-config.js';
@@ -44,6 +45,7 @@ export class OtlpGrpcTransport implements IExporterTransport {
     this.#secure = url.protocol === 'https:' || connection.ca !== undefined || connection.cert !== undefined;
     // gRPC takes host:port; a URL without a port means the scheme's (grpc-js alone would assume 443 for both).
     this.#target = `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port}`;
+    if (this.#secure) checkTlsMaterial(connection);
     for (const key of Object.keys(connection.headers)) {
       // grpc-js refuses these in Metadata.set(); checked here so the mistake shows at construction, naming the header.
       if (!/^[0-9a-z_.-]+$/.test(key.toLowerCase())) {
@@ -136,5 +138,24 @@ export class OtlpGrpcTransport implements IExporterTransport {
       );
       this.#calls.add(call);
     });
+  }
+}
+
+const TLS_SOURCES = "'ca' / 'cert' / 'key' (or OTEL_EXPORTER_OTLP_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY)";
+
+/**
+ * What grpc-js's createSsl() would refuse, refused at construction (it only
+ * runs on the first export here): a client key without its certificate or
+ * the reverse, and PEM that does not parse. The message never quotes the PEM.
+ */
+function checkTlsMaterial({ ca, cert, key }: OtlpConnection): void {
+  if ((key === undefined) !== (cert === undefined)) {
+    throw new RangeError(`OTLP gRPC mutual TLS needs both 'cert' (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) and 'key' (OTEL_EXPORTER_OTLP_CLIENT_KEY), got only ${key === undefined ? "'cert'" : "'key'"}`);
+  }
+  try {
+    createSecureContext({ ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new RangeError(`OTLP TLS material from ${TLS_SOURCES} cannot be used: ${typeof code === 'string' ? code : 'invalid PEM'}`, { cause: error });
   }
 }

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
@@ -133,6 +134,22 @@ describe('OTLP/gRPC transport of the factories', () => {
     expect(stats.exported).toBe(app.ids.length);
     console.log(`grpc factory: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}, all delivered ${caughtUpMs} ms after the restart`);
   }, 40_000);
+
+  it('TLS material grpc-js cannot use is refused at construction, naming the options, never quoting the PEM', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const endpoint = 'https://127.0.0.1:4317';
+    expect(() => createTraceExporter({ protocol: 'grpc', env: {}, endpoint, key: privateKey })).toThrow(/needs both 'cert' .* and 'key' .*, got only 'key'/);
+    const badCert = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
+    let message = '';
+    try {
+      createTraceExporter({ protocol: 'grpc', env: {}, endpoint, cert: badCert, key: privateKey });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/TLS material from 'ca' \/ 'cert' \/ 'key'.*cannot be used/);
+    expect(message).not.toContain('bm90IGEgY2VydGlmaWNhdGU');
+    expect(message).not.toContain(privateKey.split('\n')[1]);
+  });
 
   it('nothing escaped to the process, and the channels are closed', async () => {
     expect(faults.uncaught).toEqual([]);
