@@ -49,7 +49,7 @@ export class OtlpGrpcTransport implements IExporterTransport {
     for (const key of Object.keys(connection.headers)) {
       // grpc-js refuses these in Metadata.set(); checked here so the mistake shows at construction, naming the header.
       if (!/^[0-9a-z_.-]+$/.test(key.toLowerCase())) {
-        throw new RangeError(`OTLP header names for gRPC must be metadata keys (0-9 a-z _ . -), got ${JSON.stringify(key)}`);
+        throw new RangeError(`option 'headers' (or OTEL_EXPORTER_OTLP_HEADERS): a header name for gRPC must be a metadata key (letters, digits, _ . -), got ${JSON.stringify(key)}`);
       }
     }
   }

@@ -135,7 +135,8 @@ describe('OTLP/gRPC transport of the factories', () => {
     console.log(`grpc factory: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}, all delivered ${caughtUpMs} ms after the restart`);
   }, 40_000);
 
-  it('TLS material grpc-js cannot use is refused at construction, naming the options, never quoting the PEM', () => {
+  it('a header name gRPC metadata cannot carry, and TLS material grpc-js cannot use, are refused at construction, naming the options, never quoting the PEM', () => {
+    expect(() => createTraceExporter({ protocol: 'grpc', env: {}, headers: { 'api key': 'v' } })).toThrow(/option 'headers'.*got "api key"/);
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
     const endpoint = 'https://127.0.0.1:4317';
     expect(() => createTraceExporter({ protocol: 'grpc', env: {}, endpoint, key: privateKey })).toThrow(/needs both 'cert' .* and 'key' .*, got only 'key'/);
