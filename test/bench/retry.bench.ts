@@ -8,6 +8,7 @@
  * each ratio is the median of per-round ratios to the bare call.
  */
 import { createRetryPolicy, retry } from '@holdfast/core';
+import { collectGarbage } from './lib/gc.js';
 import { startOkServerProcess } from './lib/ok-server-process.js';
 import { Agent, ExponentialBackoff, RetryAgent, cockatielRetry, handleAll, pRetry, request } from './lib/core-peers.js';
 import { alternate, fmt, median, printTable, type BenchOptions } from './lib/report.js';
@@ -40,6 +41,7 @@ async function happyPathOverhead(smoke: boolean): Promise<void> {
   } satisfies Record<string, Call>;
   const names = Object.keys(contenders) as (keyof typeof contenders)[];
   const measure = async (call: Call, count: number): Promise<number> => {
+    collectGarbage();
     const start = performance.now();
     for (let i = 0; i < count; i++) await call();
     return count / ((performance.now() - start) / 1000);
@@ -104,6 +106,7 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
           await call();
         }
       };
+      collectGarbage();
       const cpuStart = process.cpuUsage();
       const start = performance.now();
       await Promise.all(Array.from({ length: inFlight }, worker));
