@@ -11,7 +11,11 @@ export interface ResilientExporterOptions {
   readonly maxQueueBytes?: number;
   /** Which batch is lost when the queue is full. Default `'drop-oldest'`: in an outage the newest telemetry is the most useful. */
   readonly overflow?: 'drop-oldest' | 'drop-newest';
-  /** Batches delivered at once. Default 2. */
+  /**
+   * Batches delivered at once. Default 4: what the SDK's `BatchSpanProcessor`
+   * hands over in one flush with its defaults (a 2 048-span queue in 512-span
+   * batches), which the plain OTel exporters also send at once.
+   */
   readonly concurrency?: number;
   /** One attempt is abandoned after this long (counted as a timeout). Default 15 000 ms. */
   readonly attemptTimeoutMs?: number;
@@ -86,7 +90,7 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     maxQueueBatches = 512,
     maxQueueBytes = 64 * 1024 * 1024,
     overflow = 'drop-oldest',
-    concurrency = 2,
+    concurrency = 4,
     attemptTimeoutMs = 15_000,
     maxBatchAgeMs = 300_000,
     schedule = exponential({ initialMs: 200, maxMs: 5_000 }),
