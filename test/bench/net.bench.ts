@@ -19,6 +19,7 @@ import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
 import { build } from 'tsup';
 import { startChildServer } from './lib/child-server.js';
+import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 
 // Sink: answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
@@ -416,18 +417,6 @@ process.stdin.on('end', () => process.exit(0));
 const epochNow = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The most of `times` (ms) that fall in any window of `widthMs` (sliding, not fixed buckets). */
-function busiestWindow(times: readonly number[], widthMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= widthMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
-
 type HerdContender = 'holdfast ReconnectingSocket' | 'raw net, fixed 1 s retry';
 
 interface HerdClient {
@@ -476,14 +465,6 @@ function fixedRetryHerdClient(port: number): HerdClient {
   };
 }
 
-interface HerdRound {
-  readonly back: number;
-  readonly accepts: number;
-  readonly busiestAccepts: number;
-  readonly busiestConnects: number;
-  readonly lastConnectMs: number;
-}
-
 async function herdRound(name: HerdContender, clients: number, downMs: number, waitMs: number): Promise<HerdRound> {
   const server = await startChildServer(HERD_SERVER);
   try {
@@ -506,13 +487,7 @@ async function herdRound(name: HerdContender, clients: number, downMs: number, w
     while (reconnected.length < clients && performance.now() < deadline) await sleep(20);
     const accepts = JSON.parse(await server.command('accepts')) as number[];
     await Promise.all(fleet.map((client) => client.close()));
-    return {
-      back: reconnected.length,
-      accepts: accepts.length,
-      busiestAccepts: busiestWindow(accepts, 100),
-      busiestConnects: busiestWindow(reconnected, 100),
-      lastConnectMs: reconnected.length === 0 ? Number.NaN : Math.max(...reconnected),
-    };
+    return herdFigures(accepts, reconnected);
   } finally {
     await server.close();
   }
@@ -529,28 +504,11 @@ async function herd(opts: BenchOptions): Promise<void> {
     (results[name] ??= []).push(await herdRound(name, clients, downMs, waitMs));
     return 0;
   });
-  const share = (n: number): string => `${fmt(n)} (${fmt((100 * n) / clients, 1)} %)`;
   console.log(
     `\nherd: ${clients} clients in this process, server in another process resets them all, down ${downMs} ms, back on the same port; times from the server listening again; medians of ${rounds} alternating rounds, the worst round beside`,
   );
   console.log("(accepts: TCP connections the server accepted; connects: the clients' connect events; goal: at most 15 % in any 100 ms, all back within 3 s)");
-  printTable(
-    ['client', 'back (worst round)', 'accepts', 'most accepts in 100 ms', 'most connects in 100 ms', 'worst round', 'last connect ms', 'worst round'],
-    contenders.map((name) => {
-      const of = (field: keyof HerdRound): number[] => results[name]!.map((round) => round[field]);
-      const worstBack = Math.min(...of('back'));
-      return [
-        name,
-        worstBack === clients ? `${clients}/${clients}` : `${worstBack}/${clients} after ${fmt(waitMs / 1000)} s`,
-        fmt(median(of('accepts'))),
-        share(median(of('busiestAccepts'))),
-        share(median(of('busiestConnects'))),
-        share(Math.max(...of('busiestConnects'))),
-        fmt(median(of('lastConnectMs'))),
-        fmt(Math.max(...of('lastConnectMs'))),
-      ];
-    }),
-  );
+  printTable(herdHeader('connects'), herdRows(results, contenders, clients, waitMs));
 }
 
 // One contender per child process, so that no other contender's garbage or first-use costs are counted.

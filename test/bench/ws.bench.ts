@@ -16,6 +16,7 @@ import { exponential, holdFirst } from '@holdfast/core';
 import { build } from 'tsup';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type Client, type ContenderName } from './lib/ws-contenders.js';
+import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
 import { startChildServer } from './lib/child-server.js';
 import { startWsSinkServer } from './lib/ws-sink-server.js';
 
@@ -168,18 +169,6 @@ async function recovery(smoke: boolean): Promise<void> {
   );
 }
 
-/** The most values in any window of `widthMs`. */
-function busiestWindow(times: readonly number[], widthMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= widthMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
-
 const wsPackage = fileURLToPath(new URL('../../packages/ws/package.json', import.meta.url));
 
 /**
@@ -240,14 +229,6 @@ process.stdin.on('end', () => process.exit(0));
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
-interface HerdRound {
-  readonly back: number;
-  readonly accepts: number;
-  readonly busiestAccepts: number;
-  readonly busiestOpens: number;
-  readonly lastOpenMs: number;
-}
-
 /** One fleet of `clients`, the server down `downMs` and up again; waits at most `waitMs` for the fleet to be back. */
 async function herdRound(name: ContenderName, clients: number, downMs: number, waitMs: number): Promise<HerdRound> {
   const server = await startChildServer(herdServerSource);
@@ -270,13 +251,7 @@ async function herdRound(name: ContenderName, clients: number, downMs: number, w
     while (reopened.length < clients && performance.now() < deadline) await sleep(20);
     const { accepted } = JSON.parse(await server.command('times')) as { accepted: number[]; upgraded: number[] };
     await Promise.all(fleet.map((client) => client.close()));
-    return {
-      back: reopened.length,
-      accepts: accepted.length,
-      busiestAccepts: busiestWindow(accepted, 100),
-      busiestOpens: busiestWindow(reopened, 100),
-      lastOpenMs: reopened.length === 0 ? Number.NaN : Math.max(...reopened),
-    };
+    return herdFigures(accepted, reopened);
   } finally {
     await server.close();
   }
@@ -292,28 +267,11 @@ async function herd(smoke: boolean): Promise<void> {
     (results[name] ??= []).push(await herdRound(name, clients, downMs, waitMs));
     return 0;
   });
-  const share = (n: number): string => `${fmt(n)} (${fmt((100 * n) / clients, 1)} %)`;
   console.log(
     `\nherd: ${clients} clients in this process, default settings, server in another process down ${downMs} ms (default listen backlog); times from the server listening again; medians of ${rounds} alternating rounds, the worst round beside`,
   );
   console.log("(accepts: TCP connections the server accepted, retries included; opens: the clients' open events)");
-  printTable(
-    ['client', 'back (worst round)', 'accepts', 'most accepts in 100 ms', 'most opens in 100 ms', 'worst round', 'last open ms', 'worst round'],
-    RECONNECTING.map((name) => {
-      const of = (field: keyof HerdRound): number[] => results[name]!.map((round) => round[field]);
-      const worstBack = Math.min(...of('back'));
-      return [
-        name,
-        worstBack === clients ? `${clients}/${clients}` : `${worstBack}/${clients} after ${fmt(waitMs / 1000)} s`,
-        fmt(median(of('accepts'))),
-        share(median(of('busiestAccepts'))),
-        share(median(of('busiestOpens'))),
-        share(Math.max(...of('busiestOpens'))),
-        fmt(median(of('lastOpenMs'))),
-        fmt(Math.max(...of('lastOpenMs'))),
-      ];
-    }),
-  );
+  printTable(herdHeader('opens'), herdRows(results, RECONNECTING, clients, waitMs));
 }
 
 const execFileAsync = promisify(execFile);
