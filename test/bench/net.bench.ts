@@ -13,11 +13,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
-import { build } from 'tsup';
+import { bundlePackage } from './lib/bundle.js';
 import { startChildServer } from './lib/child-server.js';
 import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
@@ -541,31 +540,10 @@ await Promise.all(closers.map((close) => close()));
 process.stdout.write(JSON.stringify({ heap: (after.heapUsed - before.heapUsed) / count / 1024, rss: (after.rss - before.rss) / count / 1024 }));
 `;
 
-/**
- * @holdfast/net and core bundled from the sources as the published package is
- * built (esbuild through tsup), into .cache/bench-net (ignored by git and lint). Run
- * through tsx instead, every arrow function would also carry the `name`
- * property tsx adds (its keepNames option), about 1.5 KiB per connection that
- * no user of the package pays.
- */
+/** @holdfast/net bundled as published (see bundlePackage), into .cache/bench-net (ignored by git and lint). */
 async function bundleHoldfast(): Promise<string> {
-  const outDir = fileURLToPath(new URL('../../.cache/bench-net', import.meta.url));
-  await build({
-    entry: { 'holdfast-net': fileURLToPath(new URL('../../packages/net/src/index.ts', import.meta.url)) },
-    outDir,
-    format: ['esm'],
-    outExtension: () => ({ js: '.mjs' }),
-    platform: 'node',
-    target: 'node20',
-    noExternal: [/^@holdfast\//],
-    tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)),
-    dts: false,
-    sourcemap: false,
-    clean: true,
-    silent: true,
-    config: false,
-  });
-  return pathToFileURL(join(outDir, 'holdfast-net.mjs')).href;
+  const bundle = await bundlePackage('net', fileURLToPath(new URL('../../.cache/bench-net', import.meta.url)));
+  return pathToFileURL(bundle).href;
 }
 
 function measureInChild(kind: string, port: number, count: number, bundle: string): Promise<{ heap: number; rss: number }> {

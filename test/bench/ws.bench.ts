@@ -5,7 +5,6 @@
  * restart, memory per idle connection (each contender in a fresh process).
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -13,10 +12,10 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exponential, holdFirst } from '@holdfast/core';
-import { build } from 'tsup';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type Client, type ContenderName } from './lib/ws-contenders.js';
 import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
+import { bundlePackage } from './lib/bundle.js';
 import { startChildServer } from './lib/child-server.js';
 import { startWsSinkServer } from './lib/ws-sink-server.js';
 
@@ -285,29 +284,11 @@ interface MemoryRound {
 }
 
 /**
- * @holdfast/ws and core bundled from the sources as the published package is
- * built (esbuild through tsup, ws left external), into
+ * @holdfast/ws bundled as published (see bundlePackage, ws left external), into
  * packages/ws/node_modules/.cache, where `ws` resolves to the one the peers get too.
  */
-async function bundleHoldfast(): Promise<string> {
-  const outDir = fileURLToPath(new URL('../../packages/ws/node_modules/.cache/holdfast-bench', import.meta.url));
-  await build({
-    entry: { 'holdfast-ws': fileURLToPath(new URL('../../packages/ws/src/index.ts', import.meta.url)) },
-    outDir,
-    format: ['esm'],
-    outExtension: () => ({ js: '.mjs' }),
-    platform: 'node',
-    target: 'node20',
-    noExternal: [/^@holdfast\//],
-    external: ['ws'],
-    tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)),
-    dts: false,
-    sourcemap: false,
-    clean: true,
-    silent: true,
-    config: false,
-  });
-  return join(outDir, 'holdfast-ws.mjs');
+function bundleHoldfast(): Promise<string> {
+  return bundlePackage('ws', fileURLToPath(new URL('../../packages/ws/node_modules/.cache/holdfast-bench', import.meta.url)), ['ws']);
 }
 
 async function memory(smoke: boolean): Promise<void> {
