@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { createTraceExporter, type BatchRetryEvent } from '@holdfast/otlp';
-import { startCollector, type Collector } from './support/collector.js';
-import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { settleHandles } from './support/process-faults.js';
+import { collectorSuite } from './support/suite.js';
 import { tracerWith } from './support/spans.js';
 
 /**
@@ -63,21 +63,14 @@ const scenarios: readonly Scenario[] = [
 ];
 
 describe('faults between the exporter and the collector (chaos proxy)', () => {
-  const faults = watchProcessFaults();
-  let collector: Collector;
-  let baseline: string[];
-
-  beforeAll(async () => {
-    baseline = openHandles();
-    collector = await startCollector();
-  });
-  afterAll(() => faults.stop());
+  const suite = collectorSuite();
+  const { faults } = suite;
 
   for (const scenario of scenarios) {
     for (const protocol of scenario.protocols) {
       it(`${protocol}: ${scenario.title}`, async () => {
-        collector.spans.clear();
-        const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? collector.grpcPort : collector.httpPort } });
+        suite.collector.spans.clear();
+        const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
         const exporter = createTraceExporter({
           protocol,
           endpoint: proxy.url('http'),
@@ -106,8 +99,8 @@ describe('faults between the exporter and the collector (chaos proxy)', () => {
 
         const stats = exporter.stats();
         if (process.env.DEBUG_OTLP_TEST) console.log(JSON.stringify({ stats, retries: retries.slice(0, 3) }));
-        const missing = app.ids.filter((id) => (collector.spans.get(id) ?? 0) === 0);
-        const duplicates = app.ids.reduce((sum, id) => sum + Math.max(0, (collector.spans.get(id) ?? 0) - 1), 0);
+        const missing = app.ids.filter((id) => (suite.collector.spans.get(id) ?? 0) === 0);
+        const duplicates = app.ids.reduce((sum, id) => sum + Math.max(0, (suite.collector.spans.get(id) ?? 0) - 1), 0);
         expect(missing).toEqual([]);
         expect(stats.exported).toBe(400);
         expect(stats.dropped.total).toBe(0);
@@ -122,7 +115,7 @@ describe('faults between the exporter and the collector (chaos proxy)', () => {
   }
 
   it('leaves no socket or timer behind once exporters, proxies and the collector are closed', async () => {
-    await collector.close();
-    expect(await settleHandles(baseline)).toEqual([]);
+    await suite.collector.close();
+    expect(await settleHandles(suite.baseline)).toEqual([]);
   });
 });

@@ -1,11 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { createTraceExporter, resilientExporter, type BreakerEvent, type DropEvent, type OtlpExporterOptions } from '@holdfast/otlp';
-import { startCollector, type Collector } from './support/collector.js';
-import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { settleHandles } from './support/process-faults.js';
+import { collectorSuite } from './support/suite.js';
 import { tracerWith } from './support/spans.js';
 
 /**
@@ -16,22 +16,15 @@ import { tracerWith } from './support/spans.js';
  * that stalls, and the debug log and diagnostics channels (never a secret).
  */
 describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () => {
-  const faults = watchProcessFaults();
-  let collector: Collector;
-  let baseline: string[];
-
-  beforeAll(async () => {
-    baseline = openHandles();
-    collector = await startCollector();
-  });
-  afterAll(() => faults.stop());
+  const suite = collectorSuite();
+  const { faults } = suite;
 
   const fast = { env: {}, timeoutMillis: 500, schedule: exponential({ initialMs: 20, maxMs: 60 }) } satisfies OtlpExporterOptions;
 
   for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
     it(`a full queue while the collector is refused (${overflow}): every lost batch is a drop event and a counter, the rest arrives once`, async () => {
-      collector.spans.clear();
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+      suite.collector.spans.clear();
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
       await proxy.disable();
       const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBatches: 3, concurrency: 1, overflow, breaker: false, shutdownTimeoutMs: 10_000 });
       const drops: DropEvent[] = [];
@@ -55,20 +48,20 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       await proxy.close();
 
       const stats = exporter.stats();
-      const arrived = batches.map((ids) => ids.filter((id) => collector.spans.get(id) === 1).length);
+      const arrived = batches.map((ids) => ids.filter((id) => suite.collector.spans.get(id) === 1).length);
       // The first batch was in flight, never in the queue; drop-oldest loses the queue's oldest, drop-newest refuses the newcomers.
       expect(arrived).toEqual(overflow === 'drop-oldest' ? [100, 0, 0, 0, 0, 100, 100, 100] : [100, 100, 100, 100, 0, 0, 0, 0]);
       expect(stats.dropped.overflow).toBe(400);
       expect(stats.dropped.total).toBe(400);
       expect(drops.map((d) => [d.reason, d.items])).toEqual(Array.from({ length: 4 }, () => ['overflow', 100]));
       expect(stats.exported).toBe(400);
-      expect([...collector.spans.values()].every((n) => n === 1)).toBe(true);
+      expect([...suite.collector.spans.values()].every((n) => n === 1)).toBe(true);
     });
   }
 
   it('the byte bound, a batch larger than it, and maxBatchAgeMs: each loss has its reason, an event and a counter', async () => {
-    collector.spans.clear();
-    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    suite.collector.spans.clear();
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
     await proxy.disable();
     // The estimate for these spans (no attributes or events) is 200 bytes each: 20 000 per batch of 100.
     const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBytes: 45_000, concurrency: 1, breaker: false, maxBatchAgeMs: 400, shutdownTimeoutMs: 10_000 });
@@ -106,14 +99,14 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     expect(drops.map((d) => d.reason).sort()).toEqual(['expired', 'expired', 'expired', 'overflow', 'too-large']);
     expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(700);
     expect(stats.exported).toBe(100);
-    expect(app.ids.filter((id) => collector.spans.has(id))).toEqual(app.ids.slice(-100));
+    expect(app.ids.filter((id) => suite.collector.spans.has(id))).toEqual(app.ids.slice(-100));
   });
 
   it('the breaker opens on a collector that resets every connection, so retries stop costing connections, and closes when it is back', async () => {
-    collector.spans.clear();
+    suite.collector.spans.clear();
     /** Connections a 1.5 s reset period costs one exporter, and the exporter. */
     const attemptsDuring = async (breaker: OtlpExporterOptions['breaker']) => {
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
       await proxy.disable({ mode: 'reset' });
       const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), budget: false, breaker, shutdownTimeoutMs: 10_000 });
       const states: BreakerEvent['state'][] = [];
@@ -142,14 +135,14 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     for (const run of [without, withBreaker]) {
       expect(run.stats.dropped.total).toBe(0);
       expect(run.stats.exported).toBe(400);
-      expect(run.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+      expect(run.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
     }
   });
 
   // gRPC: the call in flight is cancelled at the deadline and the channel closed (the handle check at the end).
   for (const protocol of ['http/protobuf', 'grpc'] as const) {
     it(`${protocol}: forceFlush() and shutdown() keep their deadlines while the collector stalls; what shutdown() could not deliver is dropped with events`, async () => {
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? collector.grpcPort : collector.httpPort } });
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
       proxy.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
       const exporter = createTraceExporter({ ...fast, protocol, endpoint: proxy.url('http'), timeoutMillis: 30_000, flushTimeoutMs: 200, shutdownTimeoutMs: 300 });
       const drops: DropEvent[] = [];
@@ -182,9 +175,9 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
   }
 
   it('debug log and diagnostics channels report retries and deliveries without the headers or URL credentials', async () => {
-    collector.spans.clear();
+    suite.collector.spans.clear();
     const secret = 'sekret-api-key-123';
-    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
     await proxy.disable();
     const lines: string[] = [];
     const published: unknown[] = [];
@@ -219,7 +212,7 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
   });
 
   it("OTEL_LOG_LEVEL=debug in the factories' env turns the debug log on (stderr)", async () => {
-    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.httpPort } });
+    const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
     await proxy.disable();
     const written: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -242,7 +235,7 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
   });
 
   it('refuses a wrong option at construction, naming the option, what it accepts and the value', () => {
-    const inner = new ProtoTraceExporter({ url: `${collector.httpUrl}/v1/traces` });
+    const inner = new ProtoTraceExporter({ url: `${suite.collector.httpUrl}/v1/traces` });
     expect(() => resilientExporter(inner, { maxQueueBatches: 0 })).toThrow("resilientExporter: option 'maxQueueBatches' must be an integer >= 1, got 0");
     expect(() => resilientExporter(inner, { overflow: 'drop-random' as never })).toThrow(/option 'overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/);
     expect(() => resilientExporter(inner, { concurrency: 100 })).toThrow(/option 'concurrency' must be an integer from 1 to 64, got 100/);
@@ -254,8 +247,8 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
   it('nothing escaped to the process, and nothing stays open', async () => {
     expect(faults.uncaught).toEqual([]);
     expect(faults.unhandled).toEqual([]);
-    await collector.close();
-    expect(await settleHandles(baseline)).toEqual([]);
+    await suite.collector.close();
+    expect(await settleHandles(suite.baseline)).toEqual([]);
   });
 });
 

@@ -1,12 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { createTraceExporter, type BatchRetryEvent, type MisconfiguredEvent } from '@holdfast/otlp';
-import { startCollector, type Collector } from './support/collector.js';
+import { startCollector } from './support/collector.js';
 import { retryInfoTrailer, startGrpcStatusFront } from './support/grpc-status-front.js';
-import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { settleHandles } from './support/process-faults.js';
+import { collectorSuite } from './support/suite.js';
 import { tracerWith } from './support/spans.js';
 
 /**
@@ -14,15 +15,8 @@ import { tracerWith } from './support/spans.js';
  * one unary call per attempt carrying the protobuf request bytes, on a channel of its own.
  */
 describe('OTLP/gRPC transport of the factories', () => {
-  const faults = watchProcessFaults();
-  let collector: Collector;
-  let baseline: string[];
-
-  beforeAll(async () => {
-    baseline = openHandles();
-    collector = await startCollector();
-  });
-  afterAll(() => faults.stop());
+  const suite = collectorSuite();
+  const { faults } = suite;
 
   const options = { protocol: 'grpc' as const, env: {}, timeoutMillis: 2_000, schedule: exponential({ initialMs: 20, maxMs: 50 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
 
@@ -31,8 +25,8 @@ describe('OTLP/gRPC transport of the factories', () => {
     [status.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED'],
   ] as const) {
     it(`${name}: retried, then every span arrives once`, async () => {
-      collector.spans.clear();
-      const front = await startGrpcStatusFront(collector.grpcPort, code, 2);
+      suite.collector.spans.clear();
+      const front = await startGrpcStatusFront(suite.collector.grpcPort, code, 2);
       const exporter = createTraceExporter({ ...options, endpoint: front.url });
       const retries: BatchRetryEvent[] = [];
       exporter.on('retry', (event) => void retries.push(event));
@@ -46,13 +40,13 @@ describe('OTLP/gRPC transport of the factories', () => {
       expect(front.calls).toBe(3);
       expect(front.times[2]! - front.times[0]!).toBeLessThan(900);
       expect(exporter.stats().exported).toBe(100);
-      expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+      expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
     });
   }
 
   it('RESOURCE_EXHAUSTED with RetryInfo of 1 s: retried no sooner than the collector asked, then every span arrives once', async () => {
-    collector.spans.clear();
-    const front = await startGrpcStatusFront(collector.grpcPort, status.RESOURCE_EXHAUSTED, 1, 'slow down', retryInfoTrailer(status.RESOURCE_EXHAUSTED, 1));
+    suite.collector.spans.clear();
+    const front = await startGrpcStatusFront(suite.collector.grpcPort, status.RESOURCE_EXHAUSTED, 1, 'slow down', retryInfoTrailer(status.RESOURCE_EXHAUSTED, 1));
     const exporter = createTraceExporter({ ...options, endpoint: front.url });
     const retries: BatchRetryEvent[] = [];
     exporter.on('retry', (event) => void retries.push(event));
@@ -66,11 +60,11 @@ describe('OTLP/gRPC transport of the factories', () => {
     expect(front.times.length).toBe(2);
     expect(front.times[1]! - front.times[0]!).toBeGreaterThanOrEqual(900);
     expect(exporter.stats().exported).toBe(100);
-    expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+    expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
   });
 
   it('UNAUTHENTICATED: reported once with the headers hint, no retries, every lost span counted; headers travel as metadata', async () => {
-    const front = await startGrpcStatusFront(collector.grpcPort, status.UNAUTHENTICATED, Infinity, 'invalid api key');
+    const front = await startGrpcStatusFront(suite.collector.grpcPort, status.UNAUTHENTICATED, Infinity, 'invalid api key');
     const exporter = createTraceExporter({ ...options, endpoint: front.url, headers: { 'X-Otlp-Api-Key': 'key-123' } });
     const misconfigured: MisconfiguredEvent[] = [];
     exporter.on('misconfigured', (event) => void misconfigured.push(event));
@@ -93,8 +87,8 @@ describe('OTLP/gRPC transport of the factories', () => {
   it('gzip: the requests on the wire shrink, every span arrives once', async () => {
     const wire: Record<string, number> = {};
     for (const compression of ['none', 'gzip'] as const) {
-      collector.spans.clear();
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: collector.grpcPort } });
+      suite.collector.spans.clear();
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.grpcPort } });
       const exporter = createTraceExporter({ ...options, endpoint: proxy.url('http'), compression });
       const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
       for (let i = 0; i < 300; i++) app.emit(1);
@@ -102,7 +96,7 @@ describe('OTLP/gRPC transport of the factories', () => {
       wire[compression] = proxy.stats().bytes.upstream;
       await proxy.close();
       expect(exporter.stats().exported).toBe(300);
-      expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+      expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
     }
     console.log(`grpc wire bytes for 300 spans: none ${wire.none}, gzip ${wire.gzip}`);
     // Random trace and span ids do not compress; names, times and the resource do.
@@ -110,15 +104,15 @@ describe('OTLP/gRPC transport of the factories', () => {
   });
 
   it('a collector restart (down 5 s) at 2 000 spans/s: every span arrives, duplicates stay within the reported possible duplicates', async () => {
-    const { httpPort, grpcPort, spans } = collector;
+    const { httpPort, grpcPort, spans } = suite.collector;
     spans.clear();
-    const exporter = createTraceExporter({ protocol: 'grpc', endpoint: collector.grpcUrl, env: {}, timeoutMillis: 2_000, shutdownTimeoutMs: 15_000 });
+    const exporter = createTraceExporter({ protocol: 'grpc', endpoint: suite.collector.grpcUrl, env: {}, timeoutMillis: 2_000, shutdownTimeoutMs: 15_000 });
     const app = tracerWith(exporter);
 
     await app.produce(2_000, 500);
-    await collector.close();
+    await suite.collector.close();
     await app.produce(2_000, 5_000);
-    collector = await startCollector({ httpPort, grpcPort }, collector);
+    suite.collector = await startCollector({ httpPort, grpcPort }, suite.collector);
     const restarted = Date.now();
     await app.produce(2_000, 500);
     await app.provider.shutdown();
@@ -155,7 +149,7 @@ describe('OTLP/gRPC transport of the factories', () => {
   it('nothing escaped to the process, and the channels are closed', async () => {
     expect(faults.uncaught).toEqual([]);
     expect(faults.unhandled).toEqual([]);
-    await collector.close();
-    expect(await settleHandles(baseline)).toEqual([]);
+    await suite.collector.close();
+    expect(await settleHandles(suite.baseline)).toEqual([]);
   });
 });

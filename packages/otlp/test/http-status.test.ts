@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exponential } from '@holdfast/core';
 import { createTraceExporter, type BatchRetryEvent, type MisconfiguredEvent } from '@holdfast/otlp';
-import { startCollector, type Collector } from './support/collector.js';
-import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { settleHandles } from './support/process-faults.js';
+import { collectorSuite } from './support/suite.js';
 import { tracerWith } from './support/spans.js';
 import { startStatusFront } from './support/status-front.js';
 
@@ -13,15 +13,8 @@ import { startStatusFront } from './support/status-front.js';
  * with drop counters. And gzip compression, which the same front decodes.
  */
 describe('OTLP/HTTP status answers from a real server', () => {
-  const faults = watchProcessFaults();
-  let collector: Collector;
-  let baseline: string[];
-
-  beforeAll(async () => {
-    baseline = openHandles();
-    collector = await startCollector();
-  });
-  afterAll(() => faults.stop());
+  const suite = collectorSuite();
+  const { faults } = suite;
 
   const options = { env: {}, timeoutMillis: 2_000, schedule: exponential({ initialMs: 20, maxMs: 50 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
 
@@ -30,8 +23,8 @@ describe('OTLP/HTTP status answers from a real server', () => {
     [429, {}],
   ] as const) {
     it(`${status}${'retry-after' in headers ? ' with Retry-After: 1' : ''}: retried${'retry-after' in headers ? ' no sooner than the collector asked' : ''}, then every span arrives once`, async () => {
-      collector.spans.clear();
-      const front = await startStatusFront(collector.httpPort, status, 1, headers);
+      suite.collector.spans.clear();
+      const front = await startStatusFront(suite.collector.httpPort, status, 1, headers);
       const exporter = createTraceExporter({ ...options, endpoint: front.url });
       const retries: BatchRetryEvent[] = [];
       exporter.on('retry', (event) => void retries.push(event));
@@ -50,7 +43,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
       else expect(gap).toBeLessThan(900);
       expect(stats.exported).toBe(100);
       expect(stats.dropped.total).toBe(0);
-      expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+      expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
     });
   }
 
@@ -60,8 +53,8 @@ describe('OTLP/HTTP status answers from a real server', () => {
     [413, /too large.*maxExportBatchSize/],
   ] as const) {
     it(`${status}: one misconfigured event with the hint, no retry, every batch dropped as rejected`, async () => {
-      collector.spans.clear();
-      const front = await startStatusFront(collector.httpPort, status, Infinity);
+      suite.collector.spans.clear();
+      const front = await startStatusFront(suite.collector.httpPort, status, Infinity);
       const exporter = createTraceExporter({ ...options, endpoint: front.url });
       const misconfigured: MisconfiguredEvent[] = [];
       exporter.on('misconfigured', (event) => void misconfigured.push(event));
@@ -81,7 +74,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
       expect(misconfigured[0]?.fault.hint).toMatch(hint);
       expect(stats.retried).toBe(0);
       expect(stats.dropped.rejected).toBe(150);
-      expect(collector.spans.size).toBe(0);
+      expect(suite.collector.spans.size).toBe(0);
     });
   }
 
@@ -91,8 +84,8 @@ describe('OTLP/HTTP status answers from a real server', () => {
       ['OTEL_EXPORTER_OTLP_COMPRESSION', { env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' } }],
     ] as const) {
       it(`${protocol} with gzip from the ${how}: every request is gzipped, every span arrives once`, async () => {
-        collector.spans.clear();
-        const front = await startStatusFront(collector.httpPort, 200, 0);
+        suite.collector.spans.clear();
+        const front = await startStatusFront(suite.collector.httpPort, 200, 0);
         const exporter = createTraceExporter({ ...options, protocol, endpoint: front.url, ...compression });
         const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
         app.emit(300);
@@ -102,7 +95,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
         expect(front.encodings.length).toBeGreaterThan(0);
         expect(front.encodings.every((e) => e === 'gzip')).toBe(true);
         expect(exporter.stats().exported).toBe(300);
-        expect(app.ids.filter((id) => collector.spans.get(id) !== 1)).toEqual([]);
+        expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
       });
     }
   }
@@ -110,7 +103,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
   it('nothing escaped to the process, and nothing stays open', async () => {
     expect(faults.uncaught).toEqual([]);
     expect(faults.unhandled).toEqual([]);
-    await collector.close();
-    expect(await settleHandles(baseline)).toEqual([]);
+    await suite.collector.close();
+    expect(await settleHandles(suite.baseline)).toEqual([]);
   });
 });

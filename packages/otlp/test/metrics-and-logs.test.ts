@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { createLogExporter, createMetricExporter } from '@holdfast/otlp';
-import { startCollector, type Collector } from './support/collector.js';
-import { openHandles, settleHandles, watchProcessFaults } from './support/process-faults.js';
+import { settleHandles } from './support/process-faults.js';
+import { collectorSuite } from './support/suite.js';
 
 /**
  * Metrics and logs through the factories with the real SDK (a MeterProvider
@@ -17,19 +17,12 @@ import { openHandles, settleHandles, watchProcessFaults } from './support/proces
  * dropped and nothing escapes.
  */
 describe('metrics and logs through a collector outage', () => {
-  const faults = watchProcessFaults();
-  let collector: Collector;
-  let baseline: string[];
-
-  beforeAll(async () => {
-    baseline = openHandles();
-    collector = await startCollector();
-  });
-  afterAll(() => faults.stop());
+  const suite = collectorSuite();
+  const { faults } = suite;
 
   for (const protocol of ['http/protobuf', 'http/json', 'grpc'] as const) {
     it(`${protocol}: logs and metrics exported during the outage arrive once it is over`, async () => {
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? collector.grpcPort : collector.httpPort } });
+      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
       const options = { protocol, endpoint: proxy.url('http'), env: {}, timeoutMillis: 1_000, schedule: exponential({ initialMs: 50, maxMs: 200 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
       const metricExporter = createMetricExporter(options);
       const logExporter = createLogExporter(options);
@@ -60,9 +53,9 @@ describe('metrics and logs through a collector outage', () => {
 
       const logs = logExporter.stats();
       const metrics = metricExporter.stats();
-      if (process.env.DEBUG_OTLP_TEST) console.log(protocol, JSON.stringify({ logs, metrics, requests: collector.metricNames.get(metricName), bodies: collector.logBodies.size }));
-      expect(bodies.filter((body) => (collector.logBodies.get(body) ?? 0) === 0)).toEqual([]);
-      const logDuplicates = bodies.reduce((sum, body) => sum + (collector.logBodies.get(body) ?? 1) - 1, 0);
+      if (process.env.DEBUG_OTLP_TEST) console.log(protocol, JSON.stringify({ logs, metrics, requests: suite.collector.metricNames.get(metricName), bodies: suite.collector.logBodies.size }));
+      expect(bodies.filter((body) => (suite.collector.logBodies.get(body) ?? 0) === 0)).toEqual([]);
+      const logDuplicates = bodies.reduce((sum, body) => sum + (suite.collector.logBodies.get(body) ?? 1) - 1, 0);
       expect(logDuplicates).toBeLessThanOrEqual(logs.possibleDuplicates);
       expect(logs.exported).toBe(300);
       expect(logs.dropped.total).toBe(0);
@@ -70,16 +63,16 @@ describe('metrics and logs through a collector outage', () => {
       expect(logs.retried + metrics.retried).toBeGreaterThan(0);
       expect(metrics.dropped.total).toBe(0);
       expect(metrics.exported).toBe(metrics.accepted.items);
-      expect(collector.metricNames.get(metricName) ?? 0).toBeGreaterThanOrEqual(metrics.accepted.batches);
+      expect(suite.collector.metricNames.get(metricName) ?? 0).toBeGreaterThanOrEqual(metrics.accepted.batches);
       // One data point per export here, so possible duplicates (items) are also batches.
-      expect(collector.metricNames.get(metricName) ?? 0).toBeLessThanOrEqual(metrics.accepted.batches + metrics.possibleDuplicates);
+      expect(suite.collector.metricNames.get(metricName) ?? 0).toBeLessThanOrEqual(metrics.accepted.batches + metrics.possibleDuplicates);
       expect(faults.uncaught).toEqual([]);
       expect(faults.unhandled).toEqual([]);
     });
   }
 
   it('nothing stays open once the providers, proxies and the collector are closed', async () => {
-    await collector.close();
-    expect(await settleHandles(baseline)).toEqual([]);
+    await suite.collector.close();
+    expect(await settleHandles(suite.baseline)).toEqual([]);
   });
 });
