@@ -53,18 +53,22 @@ interface RetryRun<T> {
   readonly context: FaultContextSource | undefined;
   readonly shouldRetry: ShouldRetry | undefined;
   readonly events: TypedEvents<RetryEvents>;
+  /** The policy's sleeping calls, which `RetryPolicy.wake()` ends; none for a one-shot `retry()`. */
+  readonly sleepers: Set<() => void> | undefined;
 }
 
 /**
  * Runs `operation` under `policy` (options shared by many calls) and `call`
  * (this call's own). `events` is the policy's emitter; `undefined` means a
- * one-shot `retry()` whose listeners, if any, are in its options.
+ * one-shot `retry()` whose listeners, if any, are in its options. `sleepers`
+ * is the policy's set of sleeping calls (see `RetryPolicy.wake()`).
  */
 export function startCall<T>(
   operation: RetryableOperation<T>,
   policy: RetryPolicyOptions,
   call: RetryCallOptions | undefined,
   events: TypedEvents<RetryEvents> | undefined,
+  sleepers?: Set<() => void>,
 ): Promise<T> {
   policy.budget?.recordRequest();
   if (
@@ -72,12 +76,12 @@ export function startCall<T>(
     policy.deadlineMs !== undefined ||
     (call !== undefined && (call.attemptTimeoutMs !== undefined || call.deadlineMs !== undefined || call.deadline !== undefined))
   ) {
-    return runFromFirstGuarded(buildRun(operation, policy, call, events, Date.now()));
+    return runFromFirstGuarded(buildRun(operation, policy, call, events, Date.now(), sleepers));
   }
   const signal = call?.signal;
-  if (signal === undefined) return runBare(operation, FIRST_ATTEMPT, policy, call, events);
+  if (signal === undefined) return runBare(operation, FIRST_ATTEMPT, policy, call, events, sleepers);
   if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return runBare(operation, { attempt: 1, signal }, policy, call, events);
+  return runBare(operation, { attempt: 1, signal }, policy, call, events, sleepers);
 }
 
 async function runBare<T>(
@@ -86,11 +90,12 @@ async function runBare<T>(
   policy: RetryPolicyOptions,
   call: RetryCallOptions | undefined,
   events: TypedEvents<RetryEvents> | undefined,
+  sleepers: Set<() => void> | undefined,
 ): Promise<T> {
   try {
     return await operation(info);
   } catch (error) {
-    return retryAfterFailure(buildRun(operation, policy, call, events, undefined), error, 1);
+    return retryAfterFailure(buildRun(operation, policy, call, events, undefined, sleepers), error, 1);
   }
 }
 
@@ -108,7 +113,7 @@ async function retryAfterFailure<T>(run: RetryRun<T>, firstError: unknown, faile
   let previousDelayMs = 0;
   for (;;) {
     const delayMs = nextDelay(run, error, attempt, previousDelayMs);
-    await backoffSleep(delayMs, run.signal, run.unref);
+    await backoffSleep(delayMs, run.signal, run.unref, run.sleepers);
     attempt++;
     previousDelayMs = delayMs;
     try {
@@ -211,6 +216,7 @@ function buildRun<T>(
   call: RetryCallOptions | undefined,
   events: TypedEvents<RetryEvents> | undefined,
   startedAt: number | undefined,
+  sleepers: Set<() => void> | undefined,
 ): RetryRun<T> {
   let deadlineAt: number | undefined;
   if (startedAt !== undefined) {
@@ -234,6 +240,7 @@ function buildRun<T>(
     context: call?.context ?? policy.context,
     shouldRetry: bothMustAgree(policy.shouldRetry, call?.shouldRetry),
     events: events ?? oneShotEvents(policy),
+    sleepers,
   };
 }
 

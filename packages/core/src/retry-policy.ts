@@ -19,6 +19,7 @@ import {
 export class RetryPolicy {
   readonly #options: RetryPolicyOptions;
   readonly #events = new TypedEvents<RetryEvents>();
+  readonly #sleepers = new Set<() => void>();
 
   constructor(options: RetryPolicyOptions = {}) {
     const problem = policyOptionsProblem(options);
@@ -40,7 +41,20 @@ export class RetryPolicy {
   execute<T>(operation: RetryableOperation<T>, options?: RetryCallOptions): Promise<T> {
     const problem = operationProblem('RetryPolicy.execute', operation) ?? (options === undefined ? undefined : callOptionsProblem(options));
     if (problem !== undefined) return Promise.reject(problem);
-    return startCall(operation, this.#options, options, this.#events);
+    return startCall(operation, this.#options, options, this.#events, this.#sleepers);
+  }
+
+  /**
+   * Ends the backoff sleep of every call of this policy now: each runs its
+   * next attempt at once (deadline, attempts and budget still apply; the
+   * retry was already granted). For when the peer is known to be back, for
+   * instance on a breaker's `close` event: waiting out the rest of a backoff
+   * then only delays callers. Returns how many sleeps it ended.
+   */
+  wake(): number {
+    const sleeping = [...this.#sleepers];
+    for (const wake of sleeping) wake();
+    return sleeping.length;
   }
 
   /** Adds a listener; returns a function that removes it. Events are also published on `holdfast:<event>`. */

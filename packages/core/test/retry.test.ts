@@ -867,6 +867,43 @@ describe('RetryPolicy', () => {
     expect(server.hits()).toBe((error as RetryError).attempts);
   });
 
+  it('wake() ends every sleeping call’s backoff at once: the peer is back, the next attempts run now', async () => {
+    let down = true;
+    const server = await httpServer((_req, res) => {
+      if (down) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      res.end('ok');
+    });
+    const agent = newAgent();
+    const policy = new RetryPolicy({ attempts: 3, schedule: constant(10_000), operation: { method: 'GET' } });
+    expect(policy.wake()).toBe(0);
+    const retried = new Promise<void>((resolve) => {
+      let seen = 0;
+      policy.on('retry', () => {
+        if (++seen === 3) resolve();
+      });
+    });
+    const start = performance.now();
+    const calls = Array.from({ length: 3 }, () => policy.execute(httpCall(server.url, newAgent())));
+    await retried;
+    // Every call failed once and sleeps its 10 s; an aborted one leaves the sleepers too.
+    const controller = new AbortController();
+    const aborted = policy.execute(httpCall(server.url, agent), { signal: controller.signal }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(server.hits()).toBe(4));
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new Error('caller gave up'));
+    expect(await aborted).toMatchObject({ message: 'caller gave up' });
+    down = false;
+    expect(policy.wake()).toBe(3);
+    expect(await Promise.all(calls)).toEqual(['ok', 'ok', 'ok']);
+    expect(performance.now() - start).toBeLessThan(2_000);
+    expect(server.hits()).toBe(7);
+    expect(policy.wake()).toBe(0);
+  });
+
   it('removes listeners with off() and with the function on() returns', async () => {
     const refused = await closedPortUrl();
     const agent = newAgent();
