@@ -37,6 +37,8 @@ export class OriginGuard {
     const breakerOptions: BreakerOptions | false = options.breaker;
     // The probe schedule's defaults are already in breakerOptions (BREAKER_DEFAULTS).
     this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, ...breakerOptions });
+    // A probe got through: the origin is back, so requests sleeping out a backoff go now instead of later.
+    this.breaker?.on('close', () => this.policy.wake());
     this.#watchMs = breakerOptions === false ? 0 : (breakerOptions.windowMs ?? 10_000);
     this.#onStaleConnection = options.onStaleConnection;
   }

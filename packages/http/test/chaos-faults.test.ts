@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { Readable } from 'node:stream';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { constant } from '@holdfast/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { BreakerOpenError, OutcomeUnknownError, RetryError, createHttpClient, type HttpClient } from '@holdfast/http';
 import { effectTotals, startEffectServer, type EffectServer } from './support/effect-server.js';
 import { openHandles, watchProcess } from './support/process-guard.js';
@@ -223,6 +223,52 @@ describe('rule 7: one budget and one breaker per origin', () => {
     } finally {
       diagnosticsChannel.unsubscribe('holdfast:breaker', onBreaker);
     }
+  });
+
+  it('requests sleeping out a long backoff go as soon as a probe closes the breaker, not when the backoff ends', async () => {
+    let down = true;
+    server = await startEffectServer(() => (down ? 'reset-before-effect' : 'none'));
+    const url = server.url;
+    let retries = 0;
+    const breakerEvents: string[] = [];
+    const onBreaker = (message: unknown): void => void breakerEvents.push((message as { event: string }).event);
+    diagnosticsChannel.subscribe('holdfast:breaker', onBreaker);
+    onTestFinished(() => {
+      diagnosticsChannel.unsubscribe('holdfast:breaker', onBreaker);
+    });
+    client = createHttpClient({ schedule: constant(4_000), attempts: 2, onRetry: () => void retries++ });
+    // 30 GETs fail at once: the budget's floor lets about ten of them sleep 4 s before their second attempt,
+    // the rest fail, and the breaker opens.
+    const first = Array.from({ length: 30 }, (_, i) =>
+      client!.request(`${url}/w-${i}`).then(
+        async (res) => {
+          await res.body.dump();
+          return performance.now();
+        },
+        () => undefined,
+      ),
+    );
+    await vi.waitFor(() => expect(retries).toBeGreaterThan(0));
+    await new Promise((r) => setTimeout(r, 100));
+    const sleeping = retries;
+    expect(breakerEvents).toContain('open');
+    down = false;
+    const upAt = performance.now();
+    // The next request after the breaker's first wait is its probe; it succeeds and closes the breaker.
+    let probed = false;
+    for (let i = 0; i < 50 && !probed; i++) {
+      const res = await client.request(`${url}/probe-${i}`).catch(() => undefined);
+      if (res !== undefined) {
+        await res.body.dump();
+        probed = true;
+      } else await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(probed).toBe(true);
+    expect(breakerEvents.at(-1)).toBe('close');
+    const woken = (await Promise.all(first)).filter((t): t is number => t !== undefined);
+    expect(woken).toHaveLength(sleeping);
+    for (const t of woken) expect(t - upAt).toBeLessThan(1_500);
+    expect(effectTotals(server.effects).duplicated).toBe(0);
   });
 
   it('a POST during a refused-connection outage is retried (it never reached the server) and applied once', async () => {
