@@ -28,8 +28,8 @@ export interface HttpRetryOptions {
   /**
    * One circuit breaker per origin, or `false` for none. Default `{}`: opens
    * above 50 % failures of at least 10 requests in 10 s; while open, one
-   * probe after 20 ms, the wait doubling (jittered) per failed probe up to
-   * 1 s, and sooner after every 20 refused requests (see `BREAKER_DEFAULTS`).
+   * probe after 5 ms, the wait doubling (jittered) per failed probe up to
+   * 1 s, and sooner after every 5 refused requests (see `BREAKER_DEFAULTS`).
    */
   readonly breaker?: BreakerOptions | false;
   /** Default overall time per request, across attempts. Default: none (each attempt is bounded by undici's timeouts). */
@@ -96,13 +96,13 @@ const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
 /**
  * An origin's breaker unless the options say otherwise. An HTTP origin that
  * restarts is usually back within a second: the first probe goes after
- * 20 ms, each failed one doubles the wait (jittered) up to 1 s, and a busy
- * client probes after every 20 refused requests (never sooner than 20 ms
- * after the last probe failed), so it notices a recovered origin within a
- * few refused requests while sending it about one request in 20 (one at a
- * time). See docs/decisions/0003-breaker-probe-schedule.md.
+ * 5 ms, each failed one doubles the wait (jittered) up to 1 s, and a busy
+ * client probes after every 5 refused requests (never sooner than 5 ms
+ * after the last probe failed, and one at a time), so at most about five
+ * callers are refused after the origin is back. See
+ * docs/decisions/0003-breaker-probe-schedule.md and 0004-http-breaker-recovery.md.
  */
-export const BREAKER_DEFAULTS = Object.freeze({ resetTimeoutMs: 20, maxResetTimeoutMs: 1_000, probeAfterRejections: 20 } as const);
+export const BREAKER_DEFAULTS = Object.freeze({ resetTimeoutMs: 5, maxResetTimeoutMs: 1_000, probeAfterRejections: 5 } as const);
 
 function withBreakerDefaults(options: BreakerOptions): BreakerOptions {
   const resetTimeoutMs = options.resetTimeoutMs ?? BREAKER_DEFAULTS.resetTimeoutMs;
