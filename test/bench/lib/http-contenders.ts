@@ -103,7 +103,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const [cmd, arg] = line.split(' ');
   if (cmd === 'mode') { mode = arg; arrivals = 0; effects = new Map(); console.log('ok'); }
   else if (cmd === 'down') { down = true; console.log(String(arrivals)); }
-  else if (cmd === 'up') { down = false; console.log(String(arrivals)); }
+  // 'up' answers the arrivals so far and the moment (epoch ms, sub-millisecond) the server answers again.
+  else if (cmd === 'up') { down = false; console.log(arrivals + ' ' + (performance.timeOrigin + performance.now())); }
   else if (cmd === 'stats') console.log(JSON.stringify({ arrivals, effects: [...effects] }));
 });
 `;
