@@ -2,7 +2,7 @@
  * What holdfast costs when nothing fails: keep-alive GETs on loopback, 64
  * connections and 64 requests in flight, against a server in another
  * process. Raw undici, the same Agent composed with holdfast's interceptor,
- * holdfast's client, and undici's own RetryAgent, in alternating rounds. Two
+ * holdfast's client, and undici's own RetryAgent, each round between two rounds of raw undici. Two
  * do-nothing interceptors through `compose` show what composing alone costs:
  * one passes undici's handler on (compose wraps it, and the Agent then
  * converts it back, parsing headers on every response), the other forwards
@@ -21,7 +21,7 @@ import { createHttpClient, retryInterceptor } from '../../packages/http/src/inde
 import { startChildServer } from './lib/child-server.js';
 import type { CoreHandler } from '../../packages/http/src/core-handler.js';
 import { Agent, RetryAgent, request } from './lib/http-peers.js';
-import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
 
 const SERVER = `
 import { createServer } from 'node:http';
@@ -112,41 +112,63 @@ export default async function (opts: BenchOptions): Promise<void> {
   type Name = keyof typeof senders;
   const names = Object.keys(senders) as Name[];
 
-  // Short rounds, many of them: on a shared machine the load drifts within seconds, so each
-  // contender is compared with raw undici in the same round and the per-round ratios' median is reported.
-  const durationMs = opts.smoke ? 150 : 500;
-  const rounds = opts.smoke ? 1 : Number(process.env.HTTP_OVERHEAD_ROUNDS ?? 20);
+  // Short rounds, many of them, each contender's between two rounds of raw undici: on a shared machine the load
+  // drifts within seconds, so a contender is compared with the mean of the raw rounds just before and after it,
+  // and the median of those ratios is reported. Raw's own row compares each raw round with its two neighbours:
+  // the noise floor of the ratios.
+  const durationMs = opts.smoke ? 150 : 300;
+  const rounds = opts.smoke ? 1 : Number(process.env.HTTP_OVERHEAD_ROUNDS ?? 30);
   // Warm every pool and the JIT before measuring.
   for (const name of names) await round(senders[name], server.url, opts.smoke ? 50 : 500);
   const latencies = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+  const rps = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
   const cpu = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
-  const rps = await alternate(names, rounds, async (name) => {
+  const ratios = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+  const cpuRatios = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+  const RAW: Name = 'undici (raw)';
+  const others = names.filter((n) => n !== RAW);
+  const measure = async (name: Name): Promise<{ rps: number; cpu: number }> => {
     const r = await round(senders[name], server.url, durationMs);
     latencies[name].push(...r.latencies);
+    rps[name].push(r.rps);
     cpu[name].push(r.cpuUsPerRequest);
-    return r.rps;
-  });
+    return { rps: r.rps, cpu: r.cpuUsPerRequest };
+  };
+  const raws: { rps: number; cpu: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let before = await measure(RAW);
+    raws.push(before);
+    for (const name of r % 2 === 0 ? others : [...others].reverse()) {
+      const m = await measure(name);
+      const after = await measure(RAW);
+      raws.push(after);
+      ratios[name].push(m.rps / ((before.rps + after.rps) / 2));
+      cpuRatios[name].push(m.cpu / ((before.cpu + after.cpu) / 2));
+      before = after;
+    }
+  }
+  for (let i = 1; i + 1 < raws.length; i++) {
+    ratios[RAW].push(raws[i]!.rps / ((raws[i - 1]!.rps + raws[i + 1]!.rps) / 2));
+    cpuRatios[RAW].push(raws[i]!.cpu / ((raws[i - 1]!.cpu + raws[i + 1]!.cpu) / 2));
+  }
 
-  const raws = rps['undici (raw)'];
-  const ratios = (n: Name): number[] => rps[n].map((r, i) => r / raws[i]!);
-  const cpuRatio = (n: Name): number => median(cpu[n].map((c, i) => c / cpu['undici (raw)'][i]!));
   printTable(
     ['client', 'req/s (median)', 'ratio to raw undici (median of rounds)', 'middle half of the ratios', 'client CPU µs/request', 'CPU ratio', 'p50 ms', 'p99 ms'],
     names.map((n) => {
-      const r = ratios(n);
+      const r = ratios[n];
       return [
-        n,
+        n === RAW ? `${n} (vs its neighbours)` : n,
         fmt(median(rps[n])),
-        fmt(median(r), 3),
-        `${fmt(percentile(r, 25), 3)}-${fmt(percentile(r, 75), 3)}`,
+        r.length === 0 ? '-' : fmt(median(r), 3),
+        r.length === 0 ? '-' : `${fmt(percentile(r, 25), 3)}-${fmt(percentile(r, 75), 3)}`,
         fmt(median(cpu[n]), 1),
-        fmt(cpuRatio(n), 3),
+        cpuRatios[n].length === 0 ? '-' : fmt(median(cpuRatios[n]), 3),
         fmt(percentile(latencies[n], 50), 2),
         fmt(percentile(latencies[n], 99), 2),
       ];
     }),
   );
-  console.log(`${rounds} alternating rounds of ${durationMs} ms, ${CONNECTIONS} connections / in flight, server in a child process`);
+  console.log(`${rounds} rounds, each contender's ${durationMs} ms between two of raw undici's, ${CONNECTIONS} connections / in flight, server in a child process`);
 
   await client.close();
   await Promise.all([raw.close(), composedBase.close(), passThroughBase.close(), forwarderBase.close(), retryAgent.close()]);
