@@ -61,3 +61,15 @@ export function withHeader(headers: HeaderBag, name: string, value: string): Und
   out[name] = value;
   return out;
 }
+
+/**
+ * A one-shot iterator of pairs (`map.entries()`, a generator) would be used up
+ * by its first reader, ours or undici's, and a retry would go without
+ * headers: read once into a flat array. Any other shape is returned as it is.
+ */
+export function replayableHeaders<T>(headers: T): T | UndiciHeaders {
+  if (headers == null || typeof (headers as { next?: unknown }).next !== 'function') return headers;
+  const out: unknown[] = [];
+  for (const [key, value] of headers as unknown as Iterable<unknown[]>) out.push(key, value);
+  return out as string[];
+}

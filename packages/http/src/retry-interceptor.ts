@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { watchConnectionReuse } from './connection-reuse.js';
 import { speaksOnlyNewApi, type CoreHandler } from './core-handler.js';
-import { hasHeader, withHeader } from './header-bag.js';
+import { hasHeader, replayableHeaders, withHeader } from './header-bag.js';
 import { NewApiBridge } from './new-api-bridge.js';
 import type { OriginGuard } from './origin-guard.js';
 import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
@@ -69,9 +69,11 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
   watchConnectionReuse();
 
   const interceptor = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
-    function holdfastRetry(opts: ResilientDispatchOptions, given: Dispatcher.DispatchHandler): boolean {
+    function holdfastRetry(original: ResilientDispatchOptions, given: Dispatcher.DispatchHandler): boolean {
       // A tunnel or an upgrade is a connection, not a request: there is nothing to repeat.
-      if (opts.upgrade != null && opts.upgrade !== false) return dispatch(opts, given);
+      if (original.upgrade != null && original.upgrade !== false) return dispatch(original, given);
+      const headers = replayableHeaders(original.headers);
+      const opts: ResilientDispatchOptions = headers === original.headers ? original : { ...original, headers };
       // undici's own handlers (request, stream, fetch, and compose's wrapper) take the core format as they are.
       const handler: CoreHandler = speaksOnlyNewApi(given) ? new NewApiBridge(given) : given;
       if (closedWith !== null) {

@@ -237,3 +237,28 @@ describe('headers that carry no key', () => {
     expect(server.arrivals).toBe(0);
   });
 });
+
+describe('a one-shot iterator of pairs (map.entries())', () => {
+  it.each<Dispatcher.HttpMethod>(['GET', 'POST'])('a %s carries every header, the key included, on every attempt', async (method) => {
+    const seen: string[][] = [];
+    server = await recordingServer((arrival) => (arrival === 1 ? 'reset-after-effect' : 'none'), seen);
+    const headers = new Map([
+      ['x-request-id', 'order-7'],
+      ['Idempotency-Key', 'key-7'],
+    ]).entries();
+    agent = new Agent();
+    const res = await request(`${server.url}/orders`, {
+      dispatcher: agent.compose(retryInterceptor(fast)),
+      method,
+      headers,
+      ...(method === 'POST' ? { body: 'one order' } : {}),
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(seen.map(callerLines)).toEqual([
+      ['x-request-id: order-7', 'idempotency-key: key-7'],
+      ['x-request-id: order-7', 'idempotency-key: key-7'],
+    ]);
+    expect(server.effects.get('order-7')).toBe(1);
+  });
+});
