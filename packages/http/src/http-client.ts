@@ -129,7 +129,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     close() {
       closing ??= (async () => {
         interceptor.close();
-        await agent.close();
+        // undici code given client.dispatcher may have ended it already; a destroyed Agent refuses close().
+        if (agent.destroyed) await agent.destroy();
+        else await agent.close();
       })();
       return closing;
     },

@@ -10,11 +10,13 @@ import type { RetryInterceptor } from './retry-interceptor.js';
  */
 export class RetryingDispatcher extends Dispatcher {
   readonly #agent: Agent;
+  readonly #interceptor: RetryInterceptor;
   readonly #dispatch: Dispatcher.Dispatch;
 
   constructor(agent: Agent, interceptor: RetryInterceptor) {
     super();
     this.#agent = agent;
+    this.#interceptor = interceptor;
     this.#dispatch = interceptor(agent.dispatch.bind(agent));
   }
 
@@ -25,6 +27,8 @@ export class RetryingDispatcher extends Dispatcher {
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
+    // Requests sleeping out a backoff have no connection for the Agent to wait for: they end now, as with client.close().
+    this.#interceptor.close();
     if (callback === undefined) return this.#agent.close();
     this.#agent.close(callback);
   }
@@ -33,6 +37,7 @@ export class RetryingDispatcher extends Dispatcher {
   override destroy(callback: () => void): void;
   override destroy(error: Error | null, callback: () => void): void;
   override destroy(errorOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    this.#interceptor.close(typeof errorOrCallback === 'function' || errorOrCallback == null ? undefined : errorOrCallback);
     if (typeof errorOrCallback === 'function') return this.#agent.destroy(errorOrCallback);
     if (callback !== undefined) return this.#agent.destroy(errorOrCallback ?? null, callback);
     return this.#agent.destroy(errorOrCallback ?? null);
