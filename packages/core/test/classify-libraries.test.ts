@@ -5,7 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify, classifyCloseCode, retryVerdict } from '@holdfast/core';
 import { rejectionOf } from './fixtures/capture.js';
-import { type TestServer, closedPort, resetOnRequest, stallServer, statusServer } from './fixtures/servers.js';
+import { type TestServer, bytesServer, closedPort, resetOnRequest, stallServer, statusServer } from './fixtures/servers.js';
 
 describe('classify: real client-library errors', () => {
   let rst: TestServer;
@@ -40,6 +40,20 @@ describe('classify: real client-library errors', () => {
     it('a 503 response: http-status with Retry-After', async () => {
       const error = await rejectionOf(axios.get(busy.url, noKeepAlive));
       expect(classify(error)).toMatchObject({ kind: 'http-status', code: 'HTTP_503', status: 503, retryAfterMs: 7000, phase: 'response', transient: true });
+    });
+
+    it("a body cut short by a FIN: 'stream has been aborted' is a closed connection in the response, not the 200 it carries", async () => {
+      const cut = await bytesServer(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'));
+      try {
+        const error = await rejectionOf(axios.get(cut.url, noKeepAlive));
+        expect(error).toMatchObject({ code: 'ERR_BAD_RESPONSE', message: 'stream has been aborted', response: { status: 200 } });
+        const fault = classify(error);
+        expect(fault).toMatchObject({ kind: 'closed', phase: 'response', transient: true });
+        // axios read the body inside the call and handed nothing over: a GET may be sent again.
+        expect(retryVerdict(fault, { method: 'GET' }).retry).toBe(true);
+      } finally {
+        await cut.close();
+      }
     });
 
     it('a closed port and an unknown host', async () => {

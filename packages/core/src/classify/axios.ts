@@ -46,6 +46,15 @@ const BAD_RESPONSE = rule('ERR_BAD_RESPONSE', {
   hint: 'axios could not use the response (too large for maxContentLength, or undecodable); check the response or raise the limit',
 });
 
+// axios' http adapter rejects with this when the connection ends before the body it was reading is complete. The
+// error carries the response whose body was cut (usually a 200), which says nothing about the fault.
+const STREAM_ABORTED = rule('ERR_BAD_RESPONSE', {
+  kind: 'closed',
+  phase: 'response',
+  transient: true,
+  hint: 'the connection closed while axios was reading the response body (a server or proxy cut it short); retry if the request is safe to repeat',
+});
+
 const NETWORK = rule('ERR_NETWORK', {
   kind: 'unknown',
   phase: 'unknown',
@@ -60,7 +69,9 @@ export const AXIOS_RULES: RuleTable = ruleTable({
   ECONNABORTED: (error) => (isAxiosError(error) && readString(error, 'message')?.startsWith('timeout') === true ? AXIOS_TIMEOUT : undefined),
   ETIMEDOUT: timeoutRule,
   ERR_CANCELED: axiosOnly(canceledRule),
-  ERR_BAD_RESPONSE: axiosOnly((error) => responseRule(error) ?? BAD_RESPONSE),
+  ERR_BAD_RESPONSE: axiosOnly((error) =>
+    readString(error, 'message') === 'stream has been aborted' ? STREAM_ABORTED : (responseRule(error) ?? BAD_RESPONSE),
+  ),
   ERR_BAD_REQUEST: axiosOnly(responseRule),
   ERR_NETWORK: axiosOnly(() => NETWORK),
   ERR_FR_TOO_MANY_REDIRECTS: {
