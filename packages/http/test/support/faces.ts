@@ -1,19 +1,44 @@
 import axios from 'axios';
 import { createHttpClient, withResilience, wrapFetch, type HttpRetryOptions } from '@holdfast/http';
 
+/** What one call through a face asks for. */
+export interface FaceInit {
+  method?: string;
+  body?: string;
+  id?: string;
+  key?: true;
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  /** Called when the face hands over a response: before its body is read, except through axios, which reads it first. */
+  onResponse?: (status: number) => void;
+}
+
+/** Per-attempt time limits, for the faces that have them. */
+export interface AttemptTimeouts {
+  headersTimeout?: number;
+  bodyTimeout?: number;
+}
+
 /**
  * The same scenarios through every face: the client's request() (the undici
  * interceptor), the client's fetch(), wrapFetch(globalThis.fetch) and an axios
  * instance with withResilience(). Each face answers { status, text } or throws.
  */
 export interface Face {
-  send(url: string, init: { method?: string; body?: string; id?: string; key?: true; deadlineMs?: number }): Promise<{ status: number; text: string }>;
+  send(url: string, init: FaceInit): Promise<{ status: number; text: string }>;
   close(): Promise<void>;
+  /**
+   * Whether the face applied the AttemptTimeouts it was given. wrapFetch over
+   * Node's global fetch cannot: its pool is the global dispatcher, whose
+   * timeouts (300 s) no fetch call can change without bringing its own
+   * dispatcher, which would make it another face.
+   */
+  readonly boundsAttempts: boolean;
 }
 
-export const faces: Record<string, (options: HttpRetryOptions) => Face> = {
-  'client.request': (options) => {
-    const client = createHttpClient(options);
+export const faces: Record<string, (options: HttpRetryOptions, timeouts?: AttemptTimeouts) => Face> = {
+  'client.request': (options, timeouts = {}) => {
+    const client = createHttpClient({ ...options, ...timeouts });
     return {
       async send(url, init) {
         const res = await client.request(url, {
@@ -22,14 +47,17 @@ export const faces: Record<string, (options: HttpRetryOptions) => Face> = {
           headers: init.id === undefined ? {} : { 'x-request-id': init.id },
           ...(init.key ? { idempotencyKey: true } : {}),
           ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+          ...(init.signal === undefined ? {} : { signal: init.signal }),
         });
+        init.onResponse?.(res.statusCode);
         return { status: res.statusCode, text: await res.body.text() };
       },
       close: () => client.close(),
+      boundsAttempts: true,
     };
   },
-  'client.fetch': (options) => {
-    const client = createHttpClient(options);
+  'client.fetch': (options, timeouts = {}) => {
+    const client = createHttpClient({ ...options, ...timeouts });
     return {
       async send(url, init) {
         const res = await client.fetch(url, {
@@ -38,10 +66,13 @@ export const faces: Record<string, (options: HttpRetryOptions) => Face> = {
           headers: init.id === undefined ? {} : { 'x-request-id': init.id },
           ...(init.key ? { idempotencyKey: true } : {}),
           ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+          ...(init.signal === undefined ? {} : { signal: init.signal }),
         });
+        init.onResponse?.(res.status);
         return { status: res.status, text: await res.text() };
       },
       close: () => client.close(),
+      boundsAttempts: true,
     };
   },
   wrapFetch: (options) => {
@@ -54,17 +85,22 @@ export const faces: Record<string, (options: HttpRetryOptions) => Face> = {
           headers: init.id === undefined ? {} : { 'x-request-id': init.id },
           ...(init.key ? { idempotencyKey: true } : {}),
           ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+          ...(init.signal === undefined ? {} : { signal: init.signal }),
         });
+        init.onResponse?.(res.status);
         return { status: res.status, text: await res.text() };
       },
       close: () => {
         fetch.close();
         return Promise.resolve();
       },
+      boundsAttempts: false,
     };
   },
-  axios: (options) => {
-    const instance = axios.create({ validateStatus: () => true });
+  axios: (options, timeouts = {}) => {
+    // axios has one per-attempt limit, `timeout`: the socket may stay silent that long, waiting for headers or body alike.
+    const limits = [timeouts.headersTimeout, timeouts.bodyTimeout].filter((ms): ms is number => ms !== undefined);
+    const instance = axios.create({ validateStatus: () => true, ...(limits.length === 0 ? {} : { timeout: Math.min(...limits) }) });
     const resilient = withResilience(instance, options);
     return {
       async send(url, init) {
@@ -74,14 +110,17 @@ export const faces: Record<string, (options: HttpRetryOptions) => Face> = {
           data: init.body,
           responseType: 'text',
           headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+          ...(init.signal === undefined ? {} : { signal: init.signal }),
           holdfast: { ...(init.key ? { idempotencyKey: true } : {}), ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }) },
         } as never);
+        init.onResponse?.(res.status);
         return { status: res.status, text: String(res.data) };
       },
       close: () => {
         resilient.close();
         return Promise.resolve();
       },
+      boundsAttempts: true,
     };
   },
 };
