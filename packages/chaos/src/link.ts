@@ -34,6 +34,8 @@ export class Link {
   #delivered = 0;
   #pendingWrites = 0;
   #afterFlush: (() => void)[] = [];
+  // What followed each removed stage in the chain when it was removed (null: the destination itself).
+  readonly #removedNext = new WeakMap<ToxicStage, ToxicStage | null>();
   #resetTimer: NodeJS.Timeout | undefined;
   #paused = false;
   #disposed = false;
@@ -85,7 +87,9 @@ export class Link {
     const stage = this.#stages[index];
     // Flush first, while the stage is still in the chain, so what it held keeps its place in the stream.
     stage?.remove();
-    this.#stages.splice(this.#stages.indexOf(stage as ToxicStage), 1);
+    const at = this.#stages.indexOf(stage as ToxicStage);
+    this.#removedNext.set(stage as ToxicStage, this.#stages[at + 1] ?? null);
+    this.#stages.splice(at, 1);
     return true;
   }
 
@@ -119,8 +123,13 @@ export class Link {
   #after(stage: ToxicStage): Pick<StageOutlet, 'push' | 'end'> | undefined {
     if (this.#disposed) return undefined;
     const index = this.#stages.indexOf(stage);
-    if (index < 0) return undefined;
-    return this.#stages[index + 1] ?? this.#sink;
+    if (index >= 0) return this.#stages[index + 1] ?? this.#sink;
+    // A removed stage can still pass something on: a reset that a 'fault' listener of its own drop removed it
+    // during. It goes to what followed the stage when it was removed (or, if that went too, to what followed that).
+    if (!this.#removedNext.has(stage)) return undefined;
+    let next = this.#removedNext.get(stage) ?? null;
+    while (next !== null && !this.#stages.includes(next)) next = this.#removedNext.get(next) ?? null;
+    return next ?? this.#sink;
   }
 
   #deliver(chunk: Buffer): void {

@@ -255,6 +255,25 @@ describe('reset_peer triggers', () => {
     expect((await client.finished).how).toBe('end');
     expect(proxy.stats().resets).toBe(0);
   });
+
+  it.each([
+    ['reset_peer', 'ECONNRESET'],
+    ['limit_data', 'end'],
+  ] as const)('%s removed by a listener of its own drop still ends the connection (once per test, as a retry test does)', async (type, how) => {
+    const { proxy } = await echoProxy();
+    const attributes = type === 'reset_peer' ? { after_bytes: 3 } : { bytes: 3 };
+    proxy.addToxic({ name: 'once', type, stream: 'downstream', attributes });
+    proxy.on('fault', (fault) => {
+      if (fault.action === 'drop' && fault.cause === 'once') proxy.removeToxic('once');
+    });
+    const client = await connectRecording(proxy.port);
+    const started = performance.now();
+    client.socket.write('hello');
+    expect((await client.finished).how).toBe(how);
+    expect(client.data().toString()).toBe('hel');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(proxy.toxics()).toEqual([]);
+  });
 });
 
 describe('slicer', () => {
