@@ -50,7 +50,8 @@ async function outage(opts: BenchOptions, server: ChildServer, outageMs: number)
       let upAt = 0;
       // Epoch times of each caller's first success after the outage (measured against the server's own 'up' time below).
       const backAt: number[] = [];
-      let gaveUp = false;
+      // Set by a caller still failing when the round stops (an object: the callers set it, not this function).
+      const stopped = { any: false };
       let id = 0;
       const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
       const caller = async (): Promise<void> => {
@@ -64,7 +65,7 @@ async function outage(opts: BenchOptions, server: ChildServer, outageMs: number)
             return;
           }
           if (phase === 'after' && performance.now() > stopAt()) {
-            gaveUp = true;
+            stopped.any = true;
             return;
           }
           // 25-75 ms, 50 on average: a fixed wait would keep the callers in lockstep (all fail at the outage's first
@@ -82,7 +83,7 @@ async function outage(opts: BenchOptions, server: ChildServer, outageMs: number)
       const [arrivalsAtUp, serverUpAt] = (await server.command('up')).split(' ').map(Number) as [number, number];
       await running;
       const firstSuccessAfterUp = Math.min(...backAt) - serverUpAt;
-      const lastCallerBack = gaveUp ? Number.POSITIVE_INFINITY : Math.max(...backAt) - serverUpAt;
+      const lastCallerBack = stopped.any ? Number.POSITIVE_INFINITY : Math.max(...backAt) - serverUpAt;
       const entry = results.get(client.name) ?? { ratio: [], recovery: [], allBack: [], attempts: [] };
       entry.ratio.push((arrivalsAtUp - arrivalsAtDown) / Math.max(1, duringOutage));
       entry.attempts.push(arrivalsAtUp - arrivalsAtDown);

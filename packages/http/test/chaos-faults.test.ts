@@ -231,12 +231,20 @@ describe('rule 7: one budget and one breaker per origin', () => {
     const url = server.url;
     let retries = 0;
     const breakerEvents: string[] = [];
-    const onBreaker = (message: unknown): void => void breakerEvents.push((message as { event: string }).event);
+    const onBreaker = (message: unknown): void => {
+      breakerEvents.push((message as { event: string }).event);
+    };
     diagnosticsChannel.subscribe('holdfast:breaker', onBreaker);
     onTestFinished(() => {
       diagnosticsChannel.unsubscribe('holdfast:breaker', onBreaker);
     });
-    client = createHttpClient({ schedule: constant(4_000), attempts: 2, onRetry: () => void retries++ });
+    client = createHttpClient({
+      schedule: constant(4_000),
+      attempts: 2,
+      onRetry: () => {
+        retries++;
+      },
+    });
     // 30 GETs fail at once: the budget's floor lets about ten of them sleep 4 s before their second attempt,
     // the rest fail, and the breaker opens.
     const first = Array.from({ length: 30 }, (_, i) =>
