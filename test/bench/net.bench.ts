@@ -410,7 +410,6 @@ process.stdin.on('data', (chunk) => {
     } else if (line === 'accepts') console.log(JSON.stringify(accepts));
   }
 });
-process.stdin.on('end', () => process.exit(0));
 `;
 
 const epochNow = (): number => performance.timeOrigin + performance.now();

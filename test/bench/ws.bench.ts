@@ -223,7 +223,6 @@ process.stdin.on('data', (chunk) => {
     else if (line === 'times') console.log(JSON.stringify({ accepted, upgraded }));
   }
 });
-process.stdin.on('end', () => process.exit(0));
 `;
 
 const epochNow = (): number => performance.timeOrigin + performance.now();

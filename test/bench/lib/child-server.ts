@@ -15,7 +15,9 @@ export interface ChildServer {
 }
 
 export async function startChildServer(source: string): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // The server ends with its parent: a benchmark stopped half-way (Ctrl-C, a crash) closes the pipe to its stdin.
+  const exitWithParent = "process.stdin.on('end', () => process.exit(0)).resume();\n";
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', exitWithParent + source], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
   const waiters: ((line: string) => void)[] = [];
   let buffered = '';
