@@ -213,13 +213,14 @@ describe('rule 7: one budget and one breaker per origin', () => {
       // The probe that found the origin back came within a fraction of the outage, not after a grown (up to 1 s) wait.
       expect(Math.min(...backAfter)).toBeLessThan(300);
       expect(Math.max(...backAfter)).toBeLessThan(600);
-      // Probes kept coming late in the outage (every ~20 refused requests), not only on the timer's doubling schedule
-      // (20, 40, … 1 000 ms: about 7 in 1.5 s, none in its last 500 ms).
+      // Probes kept coming late in the outage (every ~5 refused requests), not only on the timer's doubling schedule
+      // (5, 10, … 640, then 1 000 ms apart, jittered: at most one or two in the outage's last 500 ms).
       const lateProbes = probes.filter((t) => t > downAt + 1_000 && t < upAt);
       expect(lateProbes.length).toBeGreaterThanOrEqual(4);
-      // Yet the origin saw far fewer attempts than requests: the 20 in flight when it went down, their retries, and one probe at a time.
+      // Yet the origin saw far fewer attempts than requests: the 20 in flight when it went down, their retries, and one
+      // probe at a time, at most one per 5 refused requests (without a breaker: every request and its retries).
       expect(requestsDuringOutage).toBeGreaterThan(300);
-      expect(arrivalsDuringOutage).toBeLessThan(requestsDuringOutage * 0.15);
+      expect(arrivalsDuringOutage).toBeLessThan(requestsDuringOutage * 0.3);
     } finally {
       diagnosticsChannel.unsubscribe('holdfast:breaker', onBreaker);
     }
