@@ -2,29 +2,21 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { Readable } from 'node:stream';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { constant } from '@holdfast/core';
-import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { BreakerOpenError, OutcomeUnknownError, RetryError, createHttpClient, type HttpClient } from '@holdfast/http';
 import { effectTotals, startEffectServer, type EffectServer } from './support/effect-server.js';
-import { openHandles, watchProcess } from './support/process-guard.js';
+import { openHandles, guardEachTest } from './support/process-guard.js';
 
 let server: EffectServer | undefined;
 let proxy: ChaosProxy | undefined;
 let client: HttpClient | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await client?.close();
   await proxy?.close();
   await server?.close();
   client = undefined;
   proxy = undefined;
   server = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 async function behindProxy(fault?: Parameters<typeof startEffectServer>[0]): Promise<string> {

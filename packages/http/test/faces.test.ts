@@ -1,28 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
 import { OutcomeUnknownError, RetryError, createHttpClient, type HttpRetryOptions } from '@holdfast/http';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
 import { faces, type Face } from './support/faces.js';
-import { openHandles, watchProcess } from './support/process-guard.js';
+import { openHandles, guardEachTest } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 describe.each(Object.keys(faces))('%s', (name) => {
   let server: EffectServer | undefined;
   let face: Face | undefined;
-  let guard: ReturnType<typeof watchProcess>;
-
-  beforeEach(() => {
-    guard = watchProcess();
-  });
-
-  afterEach(async () => {
+  guardEachTest(async () => {
     await face?.close();
     await server?.close();
     face = undefined;
     server = undefined;
-    guard.stop();
-    expect(guard.escaped).toEqual([]);
   });
 
   const open = (options: HttpRetryOptions = fast): Face => (face = faces[name]!(options));

@@ -4,32 +4,24 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Agent, connect, errors, interceptors, request, upgrade, type Dispatcher } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, retryInterceptor, type HttpRetryOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
-import { openHandles, watchProcess } from './support/process-guard.js';
+import { openHandles, guardEachTest } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 let server: EffectServer | undefined;
 let plain: PlainServer | undefined;
 let agent: Agent | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await agent?.close();
   await server?.close();
   await plain?.close();
   agent = undefined;
   server = undefined;
   plain = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 // An interceptor composed outside ours that hands it a handler speaking only undici's newer format.

@@ -1,27 +1,19 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, createHttpClient, retryInterceptor, type HttpRetryOptions, type ResilientRequestOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
 import { startEffectServer, type EffectServer, type Fault } from './support/effect-server.js';
-import { watchProcess } from './support/process-guard.js';
+import { guardEachTest } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 let server: EffectServer | undefined;
 let agent: Agent | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await agent?.close();
   await server?.close();
   agent = undefined;
   server = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 type Pairs = [string, string | string[] | undefined][];

@@ -1,29 +1,21 @@
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, RetryError, retryInterceptor, type HttpRetryOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
 import { effectTotals, startEffectServer, type EffectServer } from './support/effect-server.js';
-import { watchProcess } from './support/process-guard.js';
+import { guardEachTest } from './support/process-guard.js';
 
 // Fast, deterministic backoff: the rules under test are about what is retried, not when.
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 let server: EffectServer | undefined;
 let agent: Agent | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await agent?.close();
   await server?.close();
   agent = undefined;
   server = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 function client(options: HttpRetryOptions = fast): Agent {

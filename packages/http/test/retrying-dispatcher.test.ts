@@ -1,29 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { fetch, request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, RetryError, createHttpClient, type HttpClient, type HttpRetryOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
-import { openHandles, watchProcess } from './support/process-guard.js';
+import { openHandles, guardEachTest } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 let server: EffectServer | undefined;
 let client: HttpClient | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await client?.close();
   await server?.close();
   client = undefined;
   server = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 describe("the client's dispatcher in undici's own calls", () => {

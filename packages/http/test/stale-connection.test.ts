@@ -1,31 +1,23 @@
 import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, createHttpClient, retryInterceptor, type HttpClient, type HttpRetryOptions, type StaleConnectionEvent } from '@holdfast/http';
 import { constant, type RetryEvent } from '@holdfast/core';
 import { startEffectServer, type EffectServer, type Fault } from './support/effect-server.js';
-import { watchProcess } from './support/process-guard.js';
+import { guardEachTest } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
 let server: EffectServer | undefined;
 let client: HttpClient | undefined;
 let agent: Agent | undefined;
-let guard: ReturnType<typeof watchProcess>;
-
-beforeEach(() => {
-  guard = watchProcess();
-});
-
-afterEach(async () => {
+guardEachTest(async () => {
   await client?.close();
   await agent?.close();
   await server?.close();
   client = undefined;
   agent = undefined;
   server = undefined;
-  guard.stop();
-  expect(guard.escaped).toEqual([]);
 });
 
 /**

@@ -1,3 +1,5 @@
+import { afterEach, beforeEach, expect } from 'vitest';
+
 /** Counts errors that escape to the process: none may, whatever the network does. */
 export function watchProcess(): { readonly escaped: unknown[]; stop(): void } {
   const escaped: unknown[] = [];
@@ -25,4 +27,24 @@ export function openHandles(baseline: readonly string[]): string[] {
     if (i >= 0) left.splice(i, 1);
   }
   return left;
+}
+
+/**
+ * Per test: watches for errors escaping to the process, and after the test
+ * runs `closeResources` (the test file's own servers, clients and proxies, in
+ * the order they must close), then checks that nothing escaped.
+ */
+export function guardEachTest(closeResources: () => Promise<void>): void {
+  let guard: ReturnType<typeof watchProcess>;
+  beforeEach(() => {
+    guard = watchProcess();
+  });
+  afterEach(async () => {
+    try {
+      await closeResources();
+    } finally {
+      guard.stop();
+    }
+    expect(guard.escaped).toEqual([]);
+  });
 }
