@@ -1,5 +1,5 @@
 import axios from 'axios';
-import { createHttpClient, withResilience, wrapFetch, type HttpRetryOptions } from '@holdfast/http';
+import { createHttpClient, withResilience, wrapFetch, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
 
 /** What one call through a face asks for. */
 export interface FaceInit {
@@ -36,6 +36,23 @@ export interface Face {
   readonly boundsAttempts: boolean;
 }
 
+/** The fetch init both fetch faces send. */
+function fetchInit(init: FaceInit): ResilientRequestInit {
+  return {
+    method: init.method ?? 'GET',
+    ...(init.body === undefined ? {} : { body: init.body }),
+    headers: init.id === undefined ? {} : { 'x-request-id': init.id },
+    ...(init.key ? { idempotencyKey: true } : {}),
+    ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
+    ...(init.signal === undefined ? {} : { signal: init.signal }),
+  };
+}
+
+async function readFetched(res: Response, init: FaceInit): Promise<{ status: number; text: string }> {
+  init.onResponse?.(res.status);
+  return { status: res.status, text: await res.text() };
+}
+
 export const faces: Record<string, (options: HttpRetryOptions, timeouts?: AttemptTimeouts) => Face> = {
   'client.request': (options, timeouts = {}) => {
     const client = createHttpClient({ ...options, ...timeouts });
@@ -60,16 +77,7 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
     const client = createHttpClient({ ...options, ...timeouts });
     return {
       async send(url, init) {
-        const res = await client.fetch(url, {
-          method: init.method ?? 'GET',
-          ...(init.body === undefined ? {} : { body: init.body }),
-          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
-          ...(init.key ? { idempotencyKey: true } : {}),
-          ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
-          ...(init.signal === undefined ? {} : { signal: init.signal }),
-        });
-        init.onResponse?.(res.status);
-        return { status: res.status, text: await res.text() };
+        return readFetched(await client.fetch(url, fetchInit(init)), init);
       },
       close: () => client.close(),
       boundsAttempts: true,
@@ -79,16 +87,7 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
     const fetch = wrapFetch(globalThis.fetch, options);
     return {
       async send(url, init) {
-        const res = await fetch(url, {
-          method: init.method ?? 'GET',
-          ...(init.body === undefined ? {} : { body: init.body }),
-          headers: init.id === undefined ? {} : { 'x-request-id': init.id },
-          ...(init.key ? { idempotencyKey: true } : {}),
-          ...(init.deadlineMs === undefined ? {} : { deadlineMs: init.deadlineMs }),
-          ...(init.signal === undefined ? {} : { signal: init.signal }),
-        });
-        init.onResponse?.(res.status);
-        return { status: res.status, text: await res.text() };
+        return readFetched(await fetch(url, fetchInit(init)), init);
       },
       close: () => {
         fetch.close();
