@@ -62,9 +62,7 @@ describe.each(Object.keys(faces))('%s', (name) => {
     const p = proxy!;
     const toxicName = p.addToxic({ type: 'reset_peer', stream: 'downstream', attributes });
     const off = p.on('fault', (event) => {
-      // Removed on its 'reset', not on the 'drop' that comes first: removing a reset_peer from a listener of its own
-      // 'drop' event cancels the reset it is about to send (a bug in @holdfast/chaos: the drop is reported before the
-      // stage passes its reset on), and the connection then hangs until the server's keep-alive timeout closes it.
+      // Removed once it has reset this connection, so only the next connection goes through untouched.
       if (event.cause !== toxicName || event.action !== 'reset') return;
       off();
       p.removeToxic(toxicName);
