@@ -57,10 +57,14 @@ export interface HttpClient {
 const CLIENT_KEYS = ['connections', 'headersTimeout', 'bodyTimeout', 'connectTimeout', 'keepAliveTimeout', 'ca'];
 const EXTRA_KEYS = ['idempotent', 'idempotencyKey', 'deadlineMs', 'deadline', 'bodyFactory'] as const;
 
+function msProblem(where: string, option: string, value: unknown): RangeError | undefined {
+  if (value === undefined || (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 2_147_483_647)) return undefined;
+  return new RangeError(`${where}: option '${option}' must be an integer number of milliseconds from 1 to 2147483647, got ${formatValue(value)}`);
+}
+
 function checkMs(option: string, value: unknown): void {
-  if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 2_147_483_647)) {
-    throw new RangeError(`createHttpClient: option '${option}' must be an integer number of milliseconds from 1 to 2147483647, got ${formatValue(value)}`);
-  }
+  const problem = msProblem('createHttpClient', option, value);
+  if (problem !== undefined) throw problem;
 }
 
 /**
@@ -96,6 +100,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 
   const request = (url: string | URL, init?: HttpRequestInit): Promise<Dispatcher.ResponseData> => {
     if (init === undefined) return undiciRequest(url, plain);
+    // Per-attempt limits for this request alone; undici's own message would not say what was wrong with the value.
+    const problem = msProblem('request', 'headersTimeout', init.headersTimeout) ?? msProblem('request', 'bodyTimeout', init.bodyTimeout);
+    if (problem !== undefined) return Promise.reject(problem);
     let opts: Record<string, unknown> = { ...init, dispatcher };
     if (init.body instanceof URLSearchParams) opts = withFormBody(opts, init.body);
     // Serialised once, here, as fetch would: the bytes and their multipart boundary are then replayed as they are.

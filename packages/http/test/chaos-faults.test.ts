@@ -38,6 +38,20 @@ describe('timeouts through a stalled connection', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(280);
   });
 
+  it("a request's own headersTimeout bounds its attempts, under a client whose default is 30 s", async () => {
+    const url = await behindProxy();
+    proxy!.addToxic({ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
+    client = createHttpClient({ attempts: 2, schedule: constant(5), budget: false, breaker: false });
+    const started = performance.now();
+    const error = await client.request(`${url}/slow`, { headersTimeout: 150 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryError);
+    expect((error as RetryError).fault.kind).toBe('timeout');
+    expect((error as RetryError).attempts).toBe(2);
+    // Two attempts of at least 150 ms each; undici checks the limit on a coarse (~1 s) clock, so well under 30 s.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(280);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it('a body that stops mid-way fails with the fault attached; it is not spliced or repeated', async () => {
     const url = await behindProxy();
     client = createHttpClient({ schedule: constant(5), budget: false, breaker: false });

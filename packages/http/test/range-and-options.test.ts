@@ -77,6 +77,10 @@ describe('options are checked at construction', () => {
     await expect(client.request('http://127.0.0.1:1/', { idempotencyKey: 'bad key with spaces' })).rejects.toThrow(
       /option 'idempotencyKey' must be true, false or a string of 1 to 255 visible ASCII characters/,
     );
+    await expect(client.request('http://127.0.0.1:1/', { headersTimeout: 0 })).rejects.toThrow(
+      /request: option 'headersTimeout' must be an integer number of milliseconds from 1 to 2147483647, got 0/,
+    );
+    await expect(client.request('http://127.0.0.1:1/', { bodyTimeout: 1.5 })).rejects.toThrow(/option 'bodyTimeout' .* got 1.5/);
     await client.close();
   });
 });
