@@ -4,6 +4,7 @@
  * accepted connections and when the clients saw themselves back (connect or
  * open events), in ms from the server listening again.
  */
+import { busiestWindow } from '../../../packages/ws/test/support/seeded-random.js';
 import { fmt, median } from './report.js';
 
 export interface HerdRound {
@@ -15,18 +16,6 @@ export interface HerdRound {
   /** The most clients back (connect / open events) within any 100 ms. */
   readonly busiestArrivals: number;
   readonly lastArrivalMs: number;
-}
-
-/** The most values in any window of `widthMs`. */
-export function busiestWindow(times: readonly number[], widthMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= widthMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
 }
 
 /** One round's figures from the server's accept times and the clients' arrival times. */
