@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { exponential } from '@holdfast/core';
-import { createTraceExporter, type BatchRetryEvent, type MisconfiguredEvent } from '@holdfast/otlp';
+import { createTraceExporter, type MisconfiguredEvent } from '@holdfast/otlp';
 import { settleHandles } from './support/process-faults.js';
 import { collectorSuite } from './support/suite.js';
-import { tracerWith } from './support/spans.js';
+import { sendAndShutDown, tracerWith } from './support/spans.js';
 import { startStatusFront } from './support/status-front.js';
 
 /**
@@ -26,11 +26,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
       suite.collector.spans.clear();
       const front = await startStatusFront(suite.collector.httpPort, status, 1, headers);
       const exporter = createTraceExporter({ ...options, endpoint: front.url });
-      const retries: BatchRetryEvent[] = [];
-      exporter.on('retry', (event) => void retries.push(event));
-      const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
-      app.emit(100);
-      await app.provider.shutdown();
+      const { ids, retries } = await sendAndShutDown(exporter, 100);
       await front.close();
 
       const stats = exporter.stats();
@@ -43,7 +39,7 @@ describe('OTLP/HTTP status answers from a real server', () => {
       else expect(gap).toBeLessThan(900);
       expect(stats.exported).toBe(100);
       expect(stats.dropped.total).toBe(0);
-      expect(app.ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
+      expect(ids.filter((id) => suite.collector.spans.get(id) !== 1)).toEqual([]);
     });
   }
 

@@ -1,5 +1,7 @@
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { expect } from 'vitest';
+import type { BatchRetryEvent, ResilientExporter, ResilientExporterStats } from '@holdfast/otlp';
 
 /** The real SDK pipeline a Node service runs: BasicTracerProvider → BatchSpanProcessor → exporter. */
 export function tracerWith(exporter: SpanExporter, options: { maxQueueSize?: number; scheduledDelayMillis?: number } = {}) {
@@ -34,4 +36,32 @@ export function tracerWith(exporter: SpanExporter, options: { maxQueueSize?: num
       }
     },
   };
+}
+
+/** Ends `count` spans through `exporter` with the real SDK and shuts the pipeline down; returns their ids and the retries reported. */
+export async function sendAndShutDown(
+  exporter: SpanExporter & Pick<ResilientExporter<unknown>, 'on'>,
+  count: number,
+): Promise<{ ids: string[]; retries: BatchRetryEvent[] }> {
+  const retries: BatchRetryEvent[] = [];
+  exporter.on('retry', (event) => void retries.push(event));
+  const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
+  app.emit(count);
+  await app.provider.shutdown();
+  return { ids: app.ids, retries };
+}
+
+/**
+ * Every span the app ended reached the collector, none was dropped, and the
+ * copies that arrived twice stay within what the exporter counted as possible
+ * duplicates. Returns how many arrived twice.
+ */
+export function expectEverySpanDelivered(ids: readonly string[], spans: ReadonlyMap<string, number>, stats: ResilientExporterStats): number {
+  const missing = ids.filter((id) => (spans.get(id) ?? 0) === 0);
+  const duplicates = [...spans.values()].reduce((sum, n) => sum + n - 1, 0);
+  expect(missing).toEqual([]);
+  expect(stats.dropped.total).toBe(0);
+  expect(duplicates).toBeLessThanOrEqual(stats.possibleDuplicates);
+  expect(stats.exported).toBe(ids.length);
+  return duplicates;
 }
