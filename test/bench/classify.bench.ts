@@ -23,10 +23,21 @@ import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
 // The peers and clients are devDependencies of @holdfast/core, loaded from its node_modules.
 const coreRequire = createRequire(new URL('../../packages/core/package.json', import.meta.url));
 const pRetryRequire = createRequire(coreRequire.resolve('p-retry'));
-const isNetworkError = ((await import(pathToFileURL(pRetryRequire.resolve('is-network-error')).href)) as { default: (e: unknown) => boolean }).default;
+const isNetworkError = ((await import(pathToFileURL(pRetryRequire.resolve('is-network-error')).href)) as { default: (e: unknown) => boolean })
+  .default;
 
 // The codes undici's RetryHandler retries by default (its documented `errorCodes`).
-const RETRY_HANDLER_CODES = ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET'];
+const RETRY_HANDLER_CODES = [
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EHOSTUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+];
 const codeListCheck = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && RETRY_HANDLER_CODES.includes((error as { code?: string }).code ?? '');
 
@@ -76,7 +87,7 @@ async function makeErrors(): Promise<[string, () => unknown][]> {
     const plain = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read', errno: -104 });
     const headers = { 'content-type': 'text/plain', 'retry-after': '7' };
     return [
-      ['plain node error (the issue\'s shape)', () => classify(plain)],
+      ["plain node error (the issue's shape)", () => classify(plain)],
       ['node read ECONNRESET', () => classify(reset)],
       ['node socket hang up', () => classify(hangUp)],
       ['undici UND_ERR_SOCKET', () => classify(undiciSocket)],

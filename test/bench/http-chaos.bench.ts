@@ -60,7 +60,10 @@ export default async function (opts: BenchOptions): Promise<void> {
       ]);
     }
   }
-  printTable(['scenario', 'client', 'success', 'attempts/req', 'applied twice', 'applied, reported failed', 'reported outcome-unknown', 'p99 ms'], rows);
+  printTable(
+    ['scenario', 'client', 'success', 'attempts/req', 'applied twice', 'applied, reported failed', 'reported outcome-unknown', 'p99 ms'],
+    rows,
+  );
   console.log(`${total} requests, ${CALLERS} callers, every 10th arrival reset (real RST); server in a child process`);
   for (const client of clients) await client.close();
   await server.close();

@@ -104,5 +104,7 @@ async function outage(opts: BenchOptions, server: ChildServer, outageMs: number)
       `${fmt(median(r.allBack), 0)} (${r.allBack.map((v) => (Number.isFinite(v) ? fmt(v, 0) : '>stop')).join(', ')})`,
     ]),
   );
-  console.log(`${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds (each round's figure in brackets); server in a child process`);
+  console.log(
+    `${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds (each round's figure in brackets); server in a child process`,
+  );
 }

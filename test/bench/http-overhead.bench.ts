@@ -153,7 +153,16 @@ export default async function (opts: BenchOptions): Promise<void> {
   }
 
   printTable(
-    ['client', 'req/s (median)', 'ratio to raw undici (median of rounds)', 'middle half of the ratios', 'client CPU µs/request', 'CPU ratio', 'p50 ms', 'p99 ms'],
+    [
+      'client',
+      'req/s (median)',
+      'ratio to raw undici (median of rounds)',
+      'middle half of the ratios',
+      'client CPU µs/request',
+      'CPU ratio',
+      'p50 ms',
+      'p99 ms',
+    ],
     names.map((n) => {
       const r = ratios[n];
       return [
@@ -168,7 +177,9 @@ export default async function (opts: BenchOptions): Promise<void> {
       ];
     }),
   );
-  console.log(`${rounds} rounds, each contender's ${durationMs} ms between two of raw undici's, ${CONNECTIONS} connections / in flight, server in a child process`);
+  console.log(
+    `${rounds} rounds, each contender's ${durationMs} ms between two of raw undici's, ${CONNECTIONS} connections / in flight, server in a child process`,
+  );
 
   await client.close();
   await Promise.all([raw.close(), composedBase.close(), passThroughBase.close(), forwarderBase.close(), retryAgent.close()]);

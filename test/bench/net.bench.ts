@@ -211,7 +211,8 @@ async function throughput(opts: BenchOptions): Promise<void> {
   );
 }
 
-type InboundContender = 'raw net' | 'holdfast raw' | 'raw net + line splitter' | 'holdfast lines' | 'raw net + prefix parser' | 'holdfast length-prefixed';
+type InboundContender =
+  'raw net' | 'holdfast raw' | 'raw net + line splitter' | 'holdfast lines' | 'raw net + prefix parser' | 'holdfast length-prefixed';
 
 /** Receives `count` messages from the source; resolves with the elapsed ms. */
 async function receive(port: number, name: InboundContender, count: number): Promise<number> {
@@ -281,7 +282,9 @@ async function receive(port: number, name: InboundContender, count: number): Pro
               if (got >= count) resolve();
             };
     socket.on('data', onData);
-    socket.write(framing === 'prefix' ? Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from(`SEND prefix ${count}`)]) : `SEND ${framing} ${count}\n`);
+    socket.write(
+      framing === 'prefix' ? Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from(`SEND prefix ${count}`)]) : `SEND ${framing} ${count}\n`,
+    );
   });
   const ms = performance.now() - start;
   await new Promise<void>((resolve) => {
@@ -295,7 +298,14 @@ async function inbound(opts: BenchOptions): Promise<void> {
   const { port, child } = await startSink();
   const count = opts.smoke ? 2048 : 1024 * 1024;
   const rounds = opts.smoke ? 1 : 7;
-  const contenders: InboundContender[] = ['raw net', 'holdfast raw', 'raw net + line splitter', 'holdfast lines', 'raw net + prefix parser', 'holdfast length-prefixed'];
+  const contenders: InboundContender[] = [
+    'raw net',
+    'holdfast raw',
+    'raw net + line splitter',
+    'holdfast lines',
+    'raw net + prefix parser',
+    'holdfast length-prefixed',
+  ];
   for (const name of contenders) await receive(port, name, 1024 * 8);
   const cpu = Object.fromEntries(contenders.map((n) => [n, [] as number[]])) as Record<InboundContender, number[]>;
   const results = await alternate(contenders, rounds, async (name) => {
@@ -306,8 +316,16 @@ async function inbound(opts: BenchOptions): Promise<void> {
   });
   await stopSink(child);
   const peerOf = (name: InboundContender): InboundContender =>
-    name === 'holdfast raw' ? 'raw net' : name === 'holdfast lines' ? 'raw net + line splitter' : name === 'holdfast length-prefixed' ? 'raw net + prefix parser' : name;
-  console.log(`\nreceive throughput: ${fmt(count)} messages of ${MESSAGE_BYTES} bytes from a source in another process, median of ${rounds} alternating rounds`);
+    name === 'holdfast raw'
+      ? 'raw net'
+      : name === 'holdfast lines'
+        ? 'raw net + line splitter'
+        : name === 'holdfast length-prefixed'
+          ? 'raw net + prefix parser'
+          : name;
+  console.log(
+    `\nreceive throughput: ${fmt(count)} messages of ${MESSAGE_BYTES} bytes from a source in another process, median of ${rounds} alternating rounds`,
+  );
   printTable(
     ['contender', 'messages/s', 'MB/s', 'ratio to raw', 'client CPU ns/msg', 'CPU ratio to raw'],
     contenders.map((name) => {
@@ -364,10 +382,20 @@ async function recovery(opts: BenchOptions): Promise<void> {
   }
   await socket.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  console.log(`\nrecovery: server reset, down ${downMs} ms, back on the same port; ${restarts} restarts; schedule exponential(${initialMs} ms, full jitter)`);
+  console.log(
+    `\nrecovery: server reset, down ${downMs} ms, back on the same port; ${restarts} restarts; schedule exponential(${initialMs} ms, full jitter)`,
+  );
   printTable(
     ['contender', 'p50 ms', 'p99 ms', 'max ms', 'goal: p50 <= first step + 20 ms'],
-    [['holdfast ReconnectingSocket', fmt(percentile(times, 50), 1), fmt(percentile(times, 99), 1), fmt(Math.max(...times), 1), `${initialMs + 20} ms`]],
+    [
+      [
+        'holdfast ReconnectingSocket',
+        fmt(percentile(times, 50), 1),
+        fmt(percentile(times, 99), 1),
+        fmt(Math.max(...times), 1),
+        `${initialMs + 20} ms`,
+      ],
+    ],
   );
 }
 
@@ -505,7 +533,9 @@ async function herd(opts: BenchOptions): Promise<void> {
   console.log(
     `\nherd: ${clients} clients in this process, server in another process resets them all, down ${downMs} ms, back on the same port; times from the server listening again; medians of ${rounds} alternating rounds, the worst round beside`,
   );
-  console.log("(accepts: TCP connections the server accepted; connects: the clients' connect events; goal: at most 15 % in any 100 ms, all back within 3 s)");
+  console.log(
+    "(accepts: TCP connections the server accepted; connects: the clients' connect events; goal: at most 15 % in any 100 ms, all back within 3 s)",
+  );
   printTable(herdHeader('connects'), herdRows(results, contenders, clients, waitMs));
 }
 
@@ -553,7 +583,9 @@ function measureInChild(kind: string, port: number, count: number, bundle: strin
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { heap: number; rss: number }) : reject(new Error(`memory child exited with ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as { heap: number; rss: number }) : reject(new Error(`memory child exited with ${code}`)),
+    );
   });
 }
 

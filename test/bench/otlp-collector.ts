@@ -74,7 +74,15 @@ let retire: (() => void) | undefined;
 async function start(httpPort = 0, grpcPort = 0): Promise<{ httpPort: number; grpcPort: number }> {
   if (server !== undefined) throw new Error('already started');
   const { onTrace, retire: retireThis } = counter();
-  const next = new MockOtlpServer({ logLevel: 'error', services: ['http', 'grpc'], httpHostname: '127.0.0.1', grpcHostname: '127.0.0.1', httpPort, grpcPort, onTrace });
+  const next = new MockOtlpServer({
+    logLevel: 'error',
+    services: ['http', 'grpc'],
+    httpHostname: '127.0.0.1',
+    grpcHostname: '127.0.0.1',
+    httpPort,
+    grpcPort,
+    onTrace,
+  });
   await next.start();
   server = next;
   retire = retireThis;

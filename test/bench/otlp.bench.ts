@@ -29,10 +29,16 @@ import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
 // The SDK and the plain OTLP exporters come from @holdfast/otlp's dependencies (the versions its tests use).
 const load = createRequire(new URL('../../packages/otlp/package.json', import.meta.url));
 
-const { BasicTracerProvider, BatchSpanProcessor } = load('@opentelemetry/sdk-trace-base') as typeof import('../../packages/otlp/node_modules/@opentelemetry/sdk-trace-base/build/src/index-shim.js');
+const { BasicTracerProvider, BatchSpanProcessor } = load(
+  '@opentelemetry/sdk-trace-base',
+) as typeof import('../../packages/otlp/node_modules/@opentelemetry/sdk-trace-base/build/src/index-shim.js');
 type SpanExporter = import('../../packages/otlp/node_modules/@opentelemetry/sdk-trace-base/build/src/index-shim.js').SpanExporter;
-const { OTLPTraceExporter: GrpcTraceExporter } = load('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('../../packages/otlp/node_modules/@opentelemetry/exporter-trace-otlp-grpc/build/src/index.js');
-const { OTLPTraceExporter: ProtoTraceExporter } = load('@opentelemetry/exporter-trace-otlp-proto') as typeof import('../../packages/otlp/node_modules/@opentelemetry/exporter-trace-otlp-proto/build/src/index.js');
+const { OTLPTraceExporter: GrpcTraceExporter } = load(
+  '@opentelemetry/exporter-trace-otlp-grpc',
+) as typeof import('../../packages/otlp/node_modules/@opentelemetry/exporter-trace-otlp-grpc/build/src/index.js');
+const { OTLPTraceExporter: ProtoTraceExporter } = load(
+  '@opentelemetry/exporter-trace-otlp-proto',
+) as typeof import('../../packages/otlp/node_modules/@opentelemetry/exporter-trace-otlp-proto/build/src/index.js');
 
 type Protocol = 'http/protobuf' | 'grpc';
 type Flavour = 'holdfast' | 'plain';
@@ -82,7 +88,13 @@ interface ThroughputResult {
   missing: number;
 }
 
-async function throughput(flavour: Flavour, protocol: Protocol, collector: CollectorProcess, origin: string, total: number): Promise<ThroughputResult> {
+async function throughput(
+  flavour: Flavour,
+  protocol: Protocol,
+  collector: CollectorProcess,
+  origin: string,
+  total: number,
+): Promise<ThroughputResult> {
   await collector.reset();
   const exporter = exporterFor(flavour, protocol, origin);
   const app = pipeline(exporter);
@@ -113,7 +125,14 @@ interface OutageResult {
   backlogS: number;
 }
 
-async function outage(flavour: Flavour, protocol: Protocol, collector: CollectorProcess, origin: string, upMs: number, downMs: number): Promise<OutageResult> {
+async function outage(
+  flavour: Flavour,
+  protocol: Protocol,
+  collector: CollectorProcess,
+  origin: string,
+  upMs: number,
+  downMs: number,
+): Promise<OutageResult> {
   await collector.reset();
   const exporter = exporterFor(flavour, protocol, origin);
   const app = pipeline(exporter);
@@ -176,7 +195,10 @@ async function outage(flavour: Flavour, protocol: Protocol, collector: Collector
 export default async function (opts: BenchOptions): Promise<void> {
   const collector = await startCollectorProcess();
   if (opts.smoke) smokeRetries = { schedule: exponential({ initialMs: 20, maxMs: 100 }), breaker: false };
-  const origins: Record<Protocol, string> = { 'http/protobuf': `http://127.0.0.1:${collector.httpPort}`, grpc: `http://127.0.0.1:${collector.grpcPort}` };
+  const origins: Record<Protocol, string> = {
+    'http/protobuf': `http://127.0.0.1:${collector.httpPort}`,
+    grpc: `http://127.0.0.1:${collector.grpcPort}`,
+  };
   const total = opts.smoke ? 2_048 : 81_920;
   const rounds = opts.smoke ? 1 : 9;
   const outageRounds = opts.smoke ? 1 : 2;
@@ -190,12 +212,14 @@ export default async function (opts: BenchOptions): Promise<void> {
       const speed: Record<Flavour, ThroughputResult[]> = { holdfast: [], plain: [] };
       const ratios: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        for (const flavour of round % 2 === 0 ? FLAVOURS : [...FLAVOURS].reverse()) speed[flavour].push(await throughput(flavour, protocol, collector, origin, total));
+        for (const flavour of round % 2 === 0 ? FLAVOURS : [...FLAVOURS].reverse())
+          speed[flavour].push(await throughput(flavour, protocol, collector, origin, total));
         ratios.push(speed.holdfast[round]!.spansPerSecond / speed.plain[round]!.spansPerSecond);
       }
       const outages: Record<Flavour, OutageResult[]> = { holdfast: [], plain: [] };
       for (let round = 0; round < outageRounds; round++) {
-        for (const flavour of round % 2 === 0 ? FLAVOURS : [...FLAVOURS].reverse()) outages[flavour].push(await outage(flavour, protocol, collector, origin, upMs, downMs));
+        for (const flavour of round % 2 === 0 ? FLAVOURS : [...FLAVOURS].reverse())
+          outages[flavour].push(await outage(flavour, protocol, collector, origin, upMs, downMs));
       }
       for (const flavour of FLAVOURS) {
         const s = speed[flavour];
@@ -224,9 +248,21 @@ export default async function (opts: BenchOptions): Promise<void> {
     }
     console.log(`\nNo faults: ${fmt(total)} spans per run, ${rounds} alternating round(s), medians; ratio = median of the per-round ratios to plain`);
     printTable(['protocol', 'exporter', 'spans/s', 'ratio to plain (range)', 'CPU µs/span (this process)', 'spans missing (worst run)'], speedRows);
-    console.log(`\nCollector down ${downMs / 1000} s at 2 000 spans/s (${upMs / 1000} s up before and after), ${outageRounds} round(s); lost and duplicates: worst round; others: median`);
+    console.log(
+      `\nCollector down ${downMs / 1000} s at 2 000 spans/s (${upMs / 1000} s up before and after), ${outageRounds} round(s); lost and duplicates: worst round; others: median`,
+    );
     printTable(
-      ['protocol', 'exporter', 'lost / produced', 'duplicates', 'loop delay p99 ms (outage)', 'p99 (whole run)', 'max', 'peak heap growth MB', 'outage spans in, s after return'],
+      [
+        'protocol',
+        'exporter',
+        'lost / produced',
+        'duplicates',
+        'loop delay p99 ms (outage)',
+        'p99 (whole run)',
+        'max',
+        'peak heap growth MB',
+        'outage spans in, s after return',
+      ],
       outageRows,
     );
   } finally {

@@ -158,7 +158,9 @@ async function recovery(smoke: boolean): Promise<void> {
     await server.stop();
     results[name] = times;
   }
-  console.log(`\nrecovery: server down ${downMs} ms, ${restarts} restarts; time from the server listening again to the message sent while down arriving`);
+  console.log(
+    `\nrecovery: server down ${downMs} ms, ${restarts} restarts; time from the server listening again to the message sent while down arriving`,
+  );
   console.log(
     `(each client's first backoff step is ${firstStepMs} ms: holdfast with its default's shape scaled to it (full jitter, the first step held for five attempts, then x1.5), the peers doubling without jitter)`,
   );

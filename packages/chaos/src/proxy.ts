@@ -123,9 +123,7 @@ export class ChaosProxy {
     this.#assertOpen('addToxic');
     const toxic = Object.freeze(normalizeToxic(options));
     if (this.#toxics.has(toxic.name)) {
-      throw new RangeError(
-        `addToxic: a toxic named '${toxic.name}' already exists; remove it first or pass another 'name'`,
-      );
+      throw new RangeError(`addToxic: a toxic named '${toxic.name}' already exists; remove it first or pass another 'name'`);
     }
     this.#toxics.set(toxic.name, toxic);
     for (const connection of this.#connections.values()) connection.applyToxic(toxic);
@@ -136,9 +134,7 @@ export class ChaosProxy {
   removeToxic(name: string): void {
     if (!this.#toxics.delete(name)) {
       const known = [...this.#toxics.keys()];
-      throw new RangeError(
-        `removeToxic: no toxic named ${describeValue(name)} (toxics: ${known.length > 0 ? known.join(', ') : 'none'})`,
-      );
+      throw new RangeError(`removeToxic: no toxic named ${describeValue(name)} (toxics: ${known.length > 0 ? known.join(', ') : 'none'})`);
     }
     for (const connection of this.#connections.values()) connection.removeToxic(name);
   }
@@ -226,9 +222,7 @@ export class ChaosProxy {
       const open = [...this.#connections.values()];
       for (const connection of open) connection.destroy();
       for (const socket of this.#rejected) socket.destroy();
-      const rejectedClosed = [...this.#rejected].map(
-        (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
-      );
+      const rejectedClosed = [...this.#rejected].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
       await Promise.all([this.#unlisten(), ...open.map((c) => c.done), ...rejectedClosed]);
       this.#events.clear();
     });

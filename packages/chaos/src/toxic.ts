@@ -10,15 +10,7 @@ export type ToxicType = 'latency' | 'bandwidth' | 'slow_close' | 'timeout' | 're
 /** `upstream`: client -> server data; `downstream`: server -> client data. */
 export type ToxicStream = 'upstream' | 'downstream';
 
-export const TOXIC_TYPES: readonly ToxicType[] = [
-  'latency',
-  'bandwidth',
-  'slow_close',
-  'timeout',
-  'reset_peer',
-  'slicer',
-  'limit_data',
-];
+export const TOXIC_TYPES: readonly ToxicType[] = ['latency', 'bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data'];
 
 export const TOXIC_STREAMS: readonly ToxicStream[] = ['upstream', 'downstream'];
 
@@ -143,9 +135,7 @@ export function normalizeToxic(options: unknown, where = 'addToxic'): Toxic {
   const given = options as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!['name', 'type', 'stream', 'toxicity', 'attributes'].includes(key)) {
-      throw new RangeError(
-        `${where}: unknown toxic option '${key}' (accepted: name, type, stream, toxicity, attributes)`,
-      );
+      throw new RangeError(`${where}: unknown toxic option '${key}' (accepted: name, type, stream, toxicity, attributes)`);
     }
   }
   const type = given.type;
@@ -176,9 +166,7 @@ function normalizeAttributes(type: ToxicType, attributes: unknown, where: string
   const given = attributes as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(key in rules)) {
-      throw new RangeError(
-        `${where}: unknown attribute '${key}' for a ${type} toxic (accepted: ${Object.keys(rules).join(', ')})`,
-      );
+      throw new RangeError(`${where}: unknown attribute '${key}' for a ${type} toxic (accepted: ${Object.keys(rules).join(', ')})`);
     }
   }
   const out: Record<string, number> = {};

@@ -17,7 +17,10 @@ function create(options: unknown): Promise<ChaosProxy> {
 describe('createChaosProxy options', () => {
   it.each([
     [undefined, "createChaosProxy: option 'options' must be an object with at least { upstream }, got undefined"],
-    [{}, "createChaosProxy: option 'upstream' must be { host, port } or 'host:port' (IPv6 as '[::1]:port') with a port from 1 to 65535, got undefined"],
+    [
+      {},
+      "createChaosProxy: option 'upstream' must be { host, port } or 'host:port' (IPv6 as '[::1]:port') with a port from 1 to 65535, got undefined",
+    ],
     [{ upstream: 'localhost' }, `option 'upstream' must be { host, port } or 'host:port'`],
     [{ upstream: '::1:80' }, `got "::1:80"`],
     [{ upstream: '127.0.0.1:0' }, `got "127.0.0.1:0"`],
@@ -30,7 +33,7 @@ describe('createChaosProxy options', () => {
     [{ upstream, toxics: {} }, "option 'toxics' must be an array of toxics"],
     [{ upstream, listen: 80 }, "createChaosProxy: unknown option 'listen' (accepted: upstream, host, port, toxics, random)"],
     [{ upstream, toxics: [{ type: 'latency' }, { type: 'latency' }] }, "two toxics are named 'latency_downstream'"],
-    [{ upstream, toxics: [{ type: 'nope' }] }, 'createChaosProxy: toxics[0]: option \'type\' must be one of latency, bandwidth'],
+    [{ upstream, toxics: [{ type: 'nope' }] }, "createChaosProxy: toxics[0]: option 'type' must be one of latency, bandwidth"],
   ])('rejects %j', async (options, message) => {
     const attempt = create(options);
     await expect(attempt).rejects.toThrow(RangeError);
@@ -58,7 +61,7 @@ describe('addToxic options', () => {
 
   it.each([
     [null, "addToxic: option 'toxic' must be an object"],
-    [{ type: 'jitter' }, "option 'type' must be one of latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, got \"jitter\""],
+    [{ type: 'jitter' }, 'option \'type\' must be one of latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, got "jitter"'],
     [{ type: 'latency', stream: 'up' }, "option 'stream' must be 'upstream' (client -> server) or 'downstream' (server -> client), got \"up\""],
     [{ type: 'latency', toxicity: 1.5 }, "option 'toxicity' must be a number from 0 to 1, got 1.5"],
     [{ type: 'latency', toxicity: Number.NaN }, "option 'toxicity' must be a number from 0 to 1, got NaN"],
@@ -71,7 +74,10 @@ describe('addToxic options', () => {
     [{ type: 'limit_data', attributes: { bytes: 1.5 } }, "option 'attributes.bytes' must be an integer >= 0 (bytes), got 1.5"],
     [{ type: 'reset_peer', attributes: { after_bytes: -1 } }, "option 'attributes.after_bytes' must be an integer >= 0 (bytes)"],
     [{ type: 'slicer' }, "attribute 'average_size' is required for a slicer toxic: an integer >= 1 (bytes)"],
-    [{ type: 'slicer', attributes: { average_size: 10, size_variation: 10 } }, "'attributes.size_variation' must be smaller than average_size (10), got 10"],
+    [
+      { type: 'slicer', attributes: { average_size: 10, size_variation: 10 } },
+      "'attributes.size_variation' must be smaller than average_size (10), got 10",
+    ],
     [{ type: 'slicer', attributes: { average_size: 10, delay: -1 } }, "'attributes.delay' must be a number >= 0 (microseconds), got -1"],
   ])('rejects %j', async (options, message) => {
     proxy = await createChaosProxy({ upstream });

@@ -2,16 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import type { ChaosConnectionInfo, ChaosFaultEvent, ChaosSocketErrorEvent } from '@holdfast/chaos';
-import {
-  connectRecording,
-  countHandles,
-  sleep,
-  startEchoServer,
-  startServer,
-  trackTimersFrom,
-  tryConnect,
-  until,
-} from './support.js';
+import { connectRecording, countHandles, sleep, startEchoServer, startServer, trackTimersFrom, tryConnect, until } from './support.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -21,7 +12,10 @@ afterEach(async () => {
 async function echoProxy() {
   const echo = await startEchoServer();
   const proxy = await createChaosProxy({ upstream: `127.0.0.1:${echo.port}` });
-  cleanup.push(() => echo.close(), () => proxy.close());
+  cleanup.push(
+    () => echo.close(),
+    () => proxy.close(),
+  );
   return { echo, proxy };
 }
 
@@ -58,7 +52,10 @@ describe('forwarding', () => {
       socket.on('end', () => socket.end(`got:${got}`));
     });
     const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: server.port } });
-    cleanup.push(() => server.close(), () => proxy.close());
+    cleanup.push(
+      () => server.close(),
+      () => proxy.close(),
+    );
     const socket = net.connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
     let answer = '';
     socket.on('data', (d: Buffer) => (answer += d.toString()));
@@ -71,7 +68,10 @@ describe('forwarding', () => {
   it('works over IPv6 loopback', async () => {
     const echo = await startEchoServer('::1');
     const proxy = await createChaosProxy({ upstream: `[::1]:${echo.port}`, host: '::1' });
-    cleanup.push(() => echo.close(), () => proxy.close());
+    cleanup.push(
+      () => echo.close(),
+      () => proxy.close(),
+    );
     expect(proxy.address).toBe(`[::1]:${proxy.port}`);
     expect(proxy.url()).toBe(`http://[::1]:${proxy.port}`);
     const client = await connectRecording(proxy.port, '::1');
@@ -87,7 +87,10 @@ describe('forwarding', () => {
       upstream: { host: '127.0.0.1', port: echo.port },
       toxics: [{ type: 'latency', attributes: { latency: 100 } }],
     });
-    cleanup.push(() => echo.close(), () => proxy.close());
+    cleanup.push(
+      () => echo.close(),
+      () => proxy.close(),
+    );
     expect(proxy.toxics()).toEqual([
       { name: 'latency_downstream', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 100, jitter: 0 } },
     ]);

@@ -18,10 +18,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(
-  onSocket: (socket: Socket) => void,
-  host = '127.0.0.1',
-): Promise<TestServer> {
+export async function startServer(onSocket: (socket: Socket) => void, host = '127.0.0.1'): Promise<TestServer> {
   const sockets: Socket[] = [];
   const errors: string[] = [];
   let received = 0;

@@ -12,7 +12,10 @@ afterEach(async () => {
 
 async function proxyTo(server: TestServer): Promise<ChaosProxy> {
   const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: server.port } });
-  cleanup.push(() => server.close(), () => proxy.close());
+  cleanup.push(
+    () => server.close(),
+    () => proxy.close(),
+  );
   return proxy;
 }
 
@@ -354,7 +357,10 @@ describe('toxicity', () => {
       random: () => draws[next++ % 2]!,
       toxics: [{ type: 'latency', toxicity: 0.5, attributes: { latency: 1 } }],
     });
-    cleanup.push(() => echo.close(), () => proxy.close());
+    cleanup.push(
+      () => echo.close(),
+      () => proxy.close(),
+    );
     const a = await connectRecording(proxy.port);
     const b = await connectRecording(proxy.port);
     await until(() => proxy.connections().length === 2);

@@ -77,7 +77,7 @@ export class BreakerOpenError extends HoldfastError {
         code: 'HOLDFAST_BREAKER_OPEN',
         phase: 'connect',
         transient: true,
-        hint: 'the peer failed repeatedly, so calls fail fast until a probe succeeds; check the peer\'s health, the breaker recovers by itself',
+        hint: "the peer failed repeatedly, so calls fail fast until a probe succeeds; check the peer's health, the breaker recovers by itself",
         retryAfterMs: waitMs,
         message: `circuit '${name}' is open`,
       },

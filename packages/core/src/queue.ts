@@ -116,8 +116,7 @@ function check(option: string, value: unknown, ok: boolean, accepted: string): v
   if (!ok) throw new RangeError(`OutboundQueue: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
 }
 
-const isCount = (value: unknown): value is number =>
-  typeof value === 'number' && ((Number.isInteger(value) && value >= 1) || value === Infinity);
+const isCount = (value: unknown): value is number => typeof value === 'number' && ((Number.isInteger(value) && value >= 1) || value === Infinity);
 
 /** The default `sizeOf`: byte length for binary data and strings, 1 for anything else. */
 export function defaultSizeOf(item: unknown): number {

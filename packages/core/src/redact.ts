@@ -4,15 +4,7 @@
  */
 export const REDACTED = '[redacted]';
 
-const SECRET_HEADERS = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'api-key',
-  'x-auth-token',
-]);
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'x-auth-token']);
 
 const SECRET_QUERY = /^(access_token|token|api_key|apikey|api-key|key|sig|signature|password|passwd|secret|client_secret)$/i;
 

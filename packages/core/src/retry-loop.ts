@@ -153,9 +153,7 @@ function nextDelay(run: RetryRun<unknown>, error: unknown, attempt: number, prev
     if (verdict.reason === 'aborted') throw error;
     throw giveUp(
       run,
-      verdict.reason === 'outcome-unknown'
-        ? new OutcomeUnknownError(fault, attempt, error)
-        : new RetryError(fault, attempt, 'not-transient', error),
+      verdict.reason === 'outcome-unknown' ? new OutcomeUnknownError(fault, attempt, error) : new RetryError(fault, attempt, 'not-transient', error),
     );
   }
   const { deadlineAt } = run;

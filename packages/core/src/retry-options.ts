@@ -120,7 +120,10 @@ type Check = (value: unknown) => boolean;
 const isFunction: Check = (v) => typeof v === 'function';
 const isTimerMs: Check = (v) => typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const isOptional = (check: Check): Check => (v) => v === undefined || check(v);
+const isOptional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || check(v);
 
 function isSchedule(v: unknown): boolean {
   return isObject(v) && typeof v.next === 'function';

@@ -12,8 +12,7 @@ import type { Fault } from './fault.js';
  * retried, whatever else is true.
  */
 export type RetryVerdict =
-  | { readonly retry: true }
-  | { readonly retry: false; readonly reason: Extract<GiveUpReason, 'not-transient' | 'outcome-unknown'> | 'aborted' };
+  { readonly retry: true } | { readonly retry: false; readonly reason: Extract<GiveUpReason, 'not-transient' | 'outcome-unknown'> | 'aborted' };
 
 /** What the caller knows about repeating the operation. */
 export interface RepeatSafety {

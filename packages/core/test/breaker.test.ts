@@ -113,7 +113,10 @@ afterEach(async () => {
 async function setup(options: BreakerOptions) {
   const server = await new FailingServer().start();
   const breaker = createBreaker({ name: 'api', ...options });
-  cleanups.push(() => server.stop(), () => breaker.close());
+  cleanups.push(
+    () => server.stop(),
+    () => breaker.close(),
+  );
   return { server, breaker, events: record(breaker), call: () => breaker.execute(() => get(server.port)) };
 }
 
@@ -188,7 +191,13 @@ describe('CircuitBreaker over a real HTTP server', () => {
     const halfOpens = events.log.filter((e) => e.name === 'half-open');
     const waits = opens.map((e) => (e.payload as BreakerEvents['open']).retryAt - e.at);
     // Ceilings 30, 60, 120, 240, 240; each wait between half and all of its ceiling, never below 30.
-    const bounds: [number, number][] = [[30, 30], [30, 60], [60, 120], [120, 240], [120, 240]];
+    const bounds: [number, number][] = [
+      [30, 30],
+      [30, 60],
+      [60, 120],
+      [120, 240],
+      [120, 240],
+    ];
     expect(waits).toHaveLength(5);
     waits.forEach((wait, i) => {
       expect(wait).toBeGreaterThanOrEqual(bounds[i]![0] - 1);
@@ -207,7 +216,12 @@ describe('CircuitBreaker over a real HTTP server', () => {
   });
 
   it('with probeAfterRejections, a busy caller probes after that many refused calls, before the grown wait is over, never sooner than resetTimeoutMs', async () => {
-    const { server, breaker, events, call } = await setup({ minimumRequests: 1, resetTimeoutMs: 20, maxResetTimeoutMs: 60_000, probeAfterRejections: 3 });
+    const { server, breaker, events, call } = await setup({
+      minimumRequests: 1,
+      resetTimeoutMs: 20,
+      maxResetTimeoutMs: 60_000,
+      probeAfterRejections: 3,
+    });
     server.mode = 'reset';
     await settled(call());
     // Fail five probes (at least 10 ms apart, refusals in between do not matter yet) so the wait has grown past 300 ms.
@@ -443,19 +457,31 @@ describe('CircuitBreaker over a real HTTP server', () => {
 describe('CircuitBreaker options', () => {
   it('validates options with messages that name the option, the value and what is accepted', () => {
     const cases: [BreakerOptions, string][] = [
-      [{ name: '' }, "CircuitBreaker: option 'name' must be a non-empty string, got \"\""],
-      [{ failureThresholdPercent: 100 }, "option 'failureThresholdPercent' must be a number >= 0 and < 100 (the breaker opens when more than this share failed), got 100"],
+      [{ name: '' }, 'CircuitBreaker: option \'name\' must be a non-empty string, got ""'],
+      [
+        { failureThresholdPercent: 100 },
+        "option 'failureThresholdPercent' must be a number >= 0 and < 100 (the breaker opens when more than this share failed), got 100",
+      ],
       [{ failureThresholdPercent: -1 }, "option 'failureThresholdPercent' must be a number >= 0 and < 100"],
       [{ minimumRequests: 0 }, "option 'minimumRequests' must be an integer >= 1, got 0"],
       [{ windowMs: 5 }, "option 'windowMs' must be an integer from 10 to 2147483647, got 5"],
-      [{ windowBuckets: 3 }, "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (10000) into buckets of at least 10 ms, got 3"],
-      [{ windowMs: 100, windowBuckets: 20 }, "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (100) into buckets of at least 10 ms, got 20"],
+      [
+        { windowBuckets: 3 },
+        "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (10000) into buckets of at least 10 ms, got 3",
+      ],
+      [
+        { windowMs: 100, windowBuckets: 20 },
+        "option 'windowBuckets' must be an integer from 1 to 1000 that divides windowMs (100) into buckets of at least 10 ms, got 20",
+      ],
       [{ resetTimeoutMs: 0 }, "option 'resetTimeoutMs' must be an integer from 1 to 2147483647, got 0"],
-      [{ resetTimeoutMs: 100, maxResetTimeoutMs: 50 }, "option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs (100) to 2147483647, got 50"],
+      [
+        { resetTimeoutMs: 100, maxResetTimeoutMs: 50 },
+        "option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs (100) to 2147483647, got 50",
+      ],
       [{ maxResetTimeoutMs: 1.5 }, "option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs (5000) to 2147483647, got 1.5"],
       [{ probeAfterRejections: 0 }, "option 'probeAfterRejections' must be an integer >= 1, or Infinity (only the wait lets a probe through), got 0"],
       [{ probeAfterRejections: Number.NaN }, "option 'probeAfterRejections' must be an integer >= 1, or Infinity"],
-      [{ isFailure: 'yes' as never }, "option 'isFailure' must be a function (fault) => boolean, got \"yes\""],
+      [{ isFailure: 'yes' as never }, 'option \'isFailure\' must be a function (fault) => boolean, got "yes"'],
     ];
     for (const [options, message] of cases) expect(() => createBreaker(options)).toThrow(message);
     expect(() => new CircuitBreaker(null as never)).toThrow("CircuitBreaker: option 'options' must be an object, got null");

@@ -6,7 +6,7 @@ import { classify, retryVerdict } from '@holdfast/core';
 import { rejectionOf } from './fixtures/capture.js';
 import { type TestServer, stallBody, stallServer, statusServer } from './fixtures/servers.js';
 
-describe('classify: timeouts and the caller\'s abort, from real stalls', () => {
+describe("classify: timeouts and the caller's abort, from real stalls", () => {
   let stall: TestServer;
   let stallingBody: TestServer;
   let agent: Agent;
@@ -30,7 +30,7 @@ describe('classify: timeouts and the caller\'s abort, from real stalls', () => {
     expect(retryVerdict(fault, { method: 'GET' })).toEqual({ retry: true });
   });
 
-  it('undici bodyTimeout: UND_ERR_BODY_TIMEOUT, response phase (also inside fetch\'s `terminated`)', async () => {
+  it("undici bodyTimeout: UND_ERR_BODY_TIMEOUT, response phase (also inside fetch's `terminated`)", async () => {
     const error = await rejectionOf(async () => {
       const res = await request(stallingBody.url, { dispatcher: agent, bodyTimeout: 100 });
       await res.body.text();
@@ -59,7 +59,7 @@ describe('classify: timeouts and the caller\'s abort, from real stalls', () => {
     }
   });
 
-  it('AbortSignal.timeout(): a DOMException TimeoutError is the caller\'s deadline, kind timeout, never retried', async () => {
+  it("AbortSignal.timeout(): a DOMException TimeoutError is the caller's deadline, kind timeout, never retried", async () => {
     const error = await rejectionOf(fetch(stall.url, { dispatcher: agent, signal: AbortSignal.timeout(50) }));
     expect(error).toBeInstanceOf(DOMException);
     expect((error as DOMException).name).toBe('TimeoutError');
@@ -114,7 +114,12 @@ describe('classify: headers and body timeouts through the chaos proxy, in front 
     const stall = proxy.addToxic({ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
     try {
       const error = await rejectionOf(request(proxy.url(), { dispatcher: agent, headersTimeout: 150 }));
-      expect(classify(error, { method: 'GET' })).toMatchObject({ kind: 'timeout', code: 'UND_ERR_HEADERS_TIMEOUT', phase: 'request', transient: true });
+      expect(classify(error, { method: 'GET' })).toMatchObject({
+        kind: 'timeout',
+        code: 'UND_ERR_HEADERS_TIMEOUT',
+        phase: 'request',
+        transient: true,
+      });
     } finally {
       proxy.removeToxic(stall);
     }

@@ -14,9 +14,58 @@ function prng(seed: number): () => number {
   };
 }
 
-const NAMES = ['Error', 'TypeError', 'AggregateError', 'AbortError', 'TimeoutError', 'HTTPParserError', 'HTTPError', 'MongoNetworkError', 'MongoServerError', 'MongoServerSelectionError', 'RequestError', 'CanceledError', 'Mongo', ''];
-const MESSAGES = ['fetch failed', 'terminated', 'socket hang up', 'aborted', 'Unexpected server response: 503', 'Unexpected server response: x', 'Opening handshake has timed out', 'wrong version number', 'https://u:p@h/x?token=1', '', 'x'.repeat(5000)];
-const KEYS = ['code', 'cause', 'errors', 'message', 'name', 'syscall', 'response', 'status', 'statusCode', 'headers', 'event', 'isAxiosError', 'errorLabels', 'fault', 'rawPacket', 'data', 'config', 'signal', 'reason', 'beforeHandshake', 'codeName'];
+const NAMES = [
+  'Error',
+  'TypeError',
+  'AggregateError',
+  'AbortError',
+  'TimeoutError',
+  'HTTPParserError',
+  'HTTPError',
+  'MongoNetworkError',
+  'MongoServerError',
+  'MongoServerSelectionError',
+  'RequestError',
+  'CanceledError',
+  'Mongo',
+  '',
+];
+const MESSAGES = [
+  'fetch failed',
+  'terminated',
+  'socket hang up',
+  'aborted',
+  'Unexpected server response: 503',
+  'Unexpected server response: x',
+  'Opening handshake has timed out',
+  'wrong version number',
+  'https://u:p@h/x?token=1',
+  '',
+  'x'.repeat(5000),
+];
+const KEYS = [
+  'code',
+  'cause',
+  'errors',
+  'message',
+  'name',
+  'syscall',
+  'response',
+  'status',
+  'statusCode',
+  'headers',
+  'event',
+  'isAxiosError',
+  'errorLabels',
+  'fault',
+  'rawPacket',
+  'data',
+  'config',
+  'signal',
+  'reason',
+  'beforeHandshake',
+  'codeName',
+];
 
 function generate(random: () => number): unknown {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -52,7 +101,8 @@ function generate(random: () => number): unknown {
     const shape = random();
     if (shape < 0.3) node = new Error(pick(MESSAGES)) as unknown as Record<string, unknown>;
     else if (shape < 0.4) node = new AggregateError([], pick(MESSAGES)) as unknown as Record<string, unknown>;
-    else if (shape < 0.45) node = new DOMException(pick(MESSAGES), pick(['AbortError', 'TimeoutError', 'Other'])) as unknown as Record<string, unknown>;
+    else if (shape < 0.45)
+      node = new DOMException(pick(MESSAGES), pick(['AbortError', 'TimeoutError', 'Other'])) as unknown as Record<string, unknown>;
     else if (shape < 0.5) node = Object.create(null) as Record<string, unknown>;
     else if (shape < 0.55) node = [] as unknown as Record<string, unknown>;
     else node = {};
@@ -63,7 +113,13 @@ function generate(random: () => number): unknown {
       const kind = random();
       try {
         if (kind < 0.1) {
-          Object.defineProperty(node, key, { get: () => { throw new Error(`getter ${key} throws`); }, configurable: true, enumerable: true });
+          Object.defineProperty(node, key, {
+            get: () => {
+              throw new Error(`getter ${key} throws`);
+            },
+            configurable: true,
+            enumerable: true,
+          });
         } else if (key === 'errors' && kind < 0.6) {
           node[key] = Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
         } else {
@@ -76,10 +132,18 @@ function generate(random: () => number): unknown {
     const wrap = random();
     if (wrap < 0.08) {
       return new Proxy(node, {
-        get: () => { throw new Error('get trap'); },
-        has: () => { throw new Error('has trap'); },
-        ownKeys: () => { throw new Error('ownKeys trap'); },
-        getPrototypeOf: () => { throw new Error('getPrototypeOf trap'); },
+        get: () => {
+          throw new Error('get trap');
+        },
+        has: () => {
+          throw new Error('has trap');
+        },
+        ownKeys: () => {
+          throw new Error('ownKeys trap');
+        },
+        getPrototypeOf: () => {
+          throw new Error('getPrototypeOf trap');
+        },
       });
     }
     if (wrap < 0.12) {
@@ -126,7 +190,14 @@ describe('classify: fuzz', () => {
   });
 
   it('a context whose getters throw still gets a Fault', () => {
-    const context = new Proxy({}, { get: () => { throw new Error('trap'); } });
+    const context = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     expectFault(classify(Object.assign(new Error('x'), { code: 'ECONNRESET' }), context));
   });
 

@@ -39,7 +39,14 @@ describe('classify: real client-library errors', () => {
 
     it('a 503 response: http-status with Retry-After', async () => {
       const error = await rejectionOf(axios.get(busy.url, noKeepAlive));
-      expect(classify(error)).toMatchObject({ kind: 'http-status', code: 'HTTP_503', status: 503, retryAfterMs: 7000, phase: 'response', transient: true });
+      expect(classify(error)).toMatchObject({
+        kind: 'http-status',
+        code: 'HTTP_503',
+        status: 503,
+        retryAfterMs: 7000,
+        phase: 'response',
+        transient: true,
+      });
     });
 
     it("a body cut short by a FIN: 'stream has been aborted' is a closed connection in the response, not the 200 it carries", async () => {
@@ -58,11 +65,14 @@ describe('classify: real client-library errors', () => {
 
     it('a closed port and an unknown host', async () => {
       const port = await closedPort();
-      expect(classify(await rejectionOf(axios.get(`http://127.0.0.1:${port}/`, noKeepAlive)))).toMatchObject({ kind: 'connection-refused', phase: 'connect' });
+      expect(classify(await rejectionOf(axios.get(`http://127.0.0.1:${port}/`, noKeepAlive)))).toMatchObject({
+        kind: 'connection-refused',
+        phase: 'connect',
+      });
       expect(classify(await rejectionOf(axios.get('http://holdfast-test.invalid/', noKeepAlive)))).toMatchObject({ kind: 'dns', code: 'ENOTFOUND' });
     });
 
-    it('a signal: CanceledError is aborted; with AbortSignal.timeout() it is the caller\'s deadline', async () => {
+    it("a signal: CanceledError is aborted; with AbortSignal.timeout() it is the caller's deadline", async () => {
       const controller = new AbortController();
       const pending = rejectionOf(axios.get(stall.url, { ...noKeepAlive, signal: controller.signal }));
       setTimeout(() => controller.abort(), 30);
@@ -108,7 +118,7 @@ describe('classify: real client-library errors', () => {
       expect(JSON.stringify(fault)).not.toContain('s3cret');
     });
 
-    it('AbortSignal.timeout(): the caller\'s deadline', async () => {
+    it("AbortSignal.timeout(): the caller's deadline", async () => {
       const error = await rejectionOf(once(stall.url, { signal: AbortSignal.timeout(50) }));
       expect(classify(error)).toMatchObject({ kind: 'timeout', code: 'TIMEOUT_ERR', transient: false });
     });
@@ -150,7 +160,11 @@ describe('classify: real client-library errors', () => {
 
     it('1011 from the server is transient; 4001 (application-defined) is not', async () => {
       const internal = await closeOf('/1011');
-      expect(classifyCloseCode(internal.code, internal.reason)).toMatchObject({ code: 'WS_1011', transient: true, message: 'WebSocket closed with code 1011: database down' });
+      expect(classifyCloseCode(internal.code, internal.reason)).toMatchObject({
+        code: 'WS_1011',
+        transient: true,
+        message: 'WebSocket closed with code 1011: database down',
+      });
       const app = await closeOf('/4001');
       expect(classifyCloseCode(app.code, app.reason)).toMatchObject({ code: 'WS_4001', transient: false });
     });
@@ -226,7 +240,13 @@ describe('classify: real client-library errors', () => {
     });
 
     it('server errors: failover codes and labels decide transient, NoWritesPerformed makes a write safe to repeat', () => {
-      const notPrimary = new MongoServerError({ ok: 0, code: 10107, codeName: 'NotWritablePrimary', errmsg: 'not primary', errorLabels: ['RetryableWriteError'] });
+      const notPrimary = new MongoServerError({
+        ok: 0,
+        code: 10107,
+        codeName: 'NotWritablePrimary',
+        errmsg: 'not primary',
+        errorLabels: ['RetryableWriteError'],
+      });
       expect(classify(notPrimary)).toMatchObject({ kind: 'connection-refused', code: 'NotWritablePrimary', phase: 'connect', transient: true });
 
       const steppedDown = new MongoServerError({ ok: 0, code: 189, codeName: 'PrimarySteppedDown', errmsg: 'stepped down' });
@@ -234,10 +254,22 @@ describe('classify: real client-library errors', () => {
       expect(stepFault).toMatchObject({ kind: 'closed', code: 'PrimarySteppedDown', transient: true });
       expect(retryVerdict(stepFault, {})).toEqual({ retry: false, reason: 'outcome-unknown' });
 
-      const labelled = new MongoServerError({ ok: 0, code: 251, codeName: 'NoSuchTransaction', errmsg: 'x', errorLabels: ['TransientTransactionError'] });
+      const labelled = new MongoServerError({
+        ok: 0,
+        code: 251,
+        codeName: 'NoSuchTransaction',
+        errmsg: 'x',
+        errorLabels: ['TransientTransactionError'],
+      });
       expect(classify(labelled)).toMatchObject({ code: 'NoSuchTransaction', transient: true });
 
-      const nothingWritten = new MongoServerError({ ok: 0, code: 91, codeName: 'ShutdownInProgress', errmsg: 'x', errorLabels: ['RetryableWriteError', 'NoWritesPerformed'] });
+      const nothingWritten = new MongoServerError({
+        ok: 0,
+        code: 91,
+        codeName: 'ShutdownInProgress',
+        errmsg: 'x',
+        errorLabels: ['RetryableWriteError', 'NoWritesPerformed'],
+      });
       const shutdown = classify(nothingWritten);
       expect(shutdown).toMatchObject({ code: 'ShutdownInProgress', transient: true, phase: 'connect' });
       expect(retryVerdict(shutdown, {})).toEqual({ retry: true });
@@ -245,7 +277,13 @@ describe('classify: real client-library errors', () => {
       const duplicate = new MongoServerError({ ok: 0, code: 11000, codeName: 'DuplicateKey', errmsg: 'E11000 duplicate key' });
       expect(classify(duplicate)).toMatchObject({ code: 'DuplicateKey', transient: false });
 
-      const commitUnknown = new MongoServerError({ ok: 0, code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'x', errorLabels: ['UnknownTransactionCommitResult'] });
+      const commitUnknown = new MongoServerError({
+        ok: 0,
+        code: 50,
+        codeName: 'MaxTimeMSExpired',
+        errmsg: 'x',
+        errorLabels: ['UnknownTransactionCommitResult'],
+      });
       expect(classify(commitUnknown)).toMatchObject({ transient: true, phase: 'unknown', hint: expect.stringContaining('commitTransaction') });
 
       const auth = new MongoServerError({ ok: 0, code: 18, codeName: 'AuthenticationFailed', errmsg: 'auth failed' });

@@ -43,7 +43,12 @@ describe('classify: protocol mismatches', () => {
       const server = await serve(http2OnlyServer());
       const error = await rejectionOf(request(server.url, { dispatcher: agent }));
       expect((error as Error).name).toBe('HTTPParserError');
-      expect(classify(error)).toMatchObject({ kind: 'protocol', code: 'UND_ERR_HTTP_PARSER', transient: false, hint: expect.stringContaining('HTTP/2-only') });
+      expect(classify(error)).toMatchObject({
+        kind: 'protocol',
+        code: 'UND_ERR_HTTP_PARSER',
+        transient: false,
+        hint: expect.stringContaining('HTTP/2-only'),
+      });
       const viaFetch = await rejectionOf(fetch(server.url, { dispatcher: agent }));
       expect(classify(viaFetch).hint).toContain('HTTP/2-only');
     });
@@ -62,7 +67,11 @@ describe('classify: protocol mismatches', () => {
     it('undici and tls.connect: ERR_SSL_WRONG_VERSION_NUMBER', async () => {
       const server = await serve(statusServer(200));
       const error = await rejectionOf(request(`https://${server.host}:${server.port}/`, { dispatcher: agent }));
-      expect(classify(error)).toMatchObject({ kind: 'protocol', code: 'ERR_SSL_WRONG_VERSION_NUMBER', hint: expect.stringContaining('plain-text port') });
+      expect(classify(error)).toMatchObject({
+        kind: 'protocol',
+        code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+        hint: expect.stringContaining('plain-text port'),
+      });
       const socket = tls.connect({ host: server.host, port: server.port, servername: 'localhost' });
       expect(classify(await errorEventOf(socket))).toMatchObject({ kind: 'protocol', code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
       socket.destroy();

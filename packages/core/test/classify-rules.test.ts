@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, FAULT_PHASES, HoldfastError, RetryError, classify, classifyCloseCode, classifyResponse, parseRetryAfter, type Fault } from '@holdfast/core';
+import {
+  FAULT_KINDS,
+  FAULT_PHASES,
+  HoldfastError,
+  RetryError,
+  classify,
+  classifyCloseCode,
+  classifyResponse,
+  parseRetryAfter,
+  type Fault,
+} from '@holdfast/core';
 
 /** A Node system error of the shape libuv produces (for chain tests whose point is the chain, not the socket). */
 const systemError = (code: string, syscall = 'read'): Error => Object.assign(new Error(`${syscall} ${code}`), { code, syscall, errno: -1 });
@@ -54,9 +64,19 @@ describe('classify: walking causes', () => {
   });
 
   it('code families: unknown TLS, llhttp and ws framing codes still get their kind', () => {
-    expect(classify(Object.assign(new Error('x'), { code: 'ERR_SSL_SOMETHING_NEW' }))).toMatchObject({ kind: 'tls', code: 'ERR_SSL_SOMETHING_NEW', transient: false });
-    expect(classify(Object.assign(new Error('x'), { code: 'HPE_INVALID_CHUNK_SIZE' }))).toMatchObject({ kind: 'protocol', code: 'HPE_INVALID_CHUNK_SIZE' });
-    expect(classify(Object.assign(new Error('x'), { code: 'WS_ERR_INVALID_OPCODE' }))).toMatchObject({ kind: 'protocol', code: 'WS_ERR_INVALID_OPCODE' });
+    expect(classify(Object.assign(new Error('x'), { code: 'ERR_SSL_SOMETHING_NEW' }))).toMatchObject({
+      kind: 'tls',
+      code: 'ERR_SSL_SOMETHING_NEW',
+      transient: false,
+    });
+    expect(classify(Object.assign(new Error('x'), { code: 'HPE_INVALID_CHUNK_SIZE' }))).toMatchObject({
+      kind: 'protocol',
+      code: 'HPE_INVALID_CHUNK_SIZE',
+    });
+    expect(classify(Object.assign(new Error('x'), { code: 'WS_ERR_INVALID_OPCODE' }))).toMatchObject({
+      kind: 'protocol',
+      code: 'WS_ERR_INVALID_OPCODE',
+    });
   });
 
   it('an error that carries a Fault returns it unchanged, also from inside a chain', () => {
@@ -81,12 +101,23 @@ describe('classify: walking causes', () => {
       phase: 'unknown',
     });
     expect(classify(shaped('Network Error', { code: 'ERR_NETWORK', isAxiosError: true }))).toMatchObject({ code: 'ERR_NETWORK', transient: true });
-    expect(classify(shaped('maxContentLength size of 10 exceeded', { code: 'ERR_BAD_RESPONSE', isAxiosError: true }))).toMatchObject({ kind: 'protocol', transient: false });
+    expect(classify(shaped('maxContentLength size of 10 exceeded', { code: 'ERR_BAD_RESPONSE', isAxiosError: true }))).toMatchObject({
+      kind: 'protocol',
+      transient: false,
+    });
     // A got ReadError: the body stream failed; its cause says why, and it proves the response phase.
     const readError = shaped('read ECONNRESET', { name: 'ReadError', code: 'ERR_READING_RESPONSE_STREAM', cause: systemError('ECONNRESET') });
     expect(classify(readError)).toMatchObject({ kind: 'connection-reset', code: 'ECONNRESET', phase: 'response' });
     expect(classify(new TypeError('Failed to parse URL from x'))).toMatchObject({ kind: 'unknown' });
-    expect(classify(shaped('Request failed', { name: 'HTTPError', code: 'ERR_NON_2XX_3XX_RESPONSE', response: { statusCode: 429, headers: { 'retry-after': '3' } } }))).toMatchObject({
+    expect(
+      classify(
+        shaped('Request failed', {
+          name: 'HTTPError',
+          code: 'ERR_NON_2XX_3XX_RESPONSE',
+          response: { statusCode: 429, headers: { 'retry-after': '3' } },
+        }),
+      ),
+    ).toMatchObject({
       code: 'HTTP_429',
       retryAfterMs: 3000,
     });
@@ -170,7 +201,17 @@ describe('classifyResponse', () => {
     expect(classifyResponse(503).message).toBe('HTTP 503 Service Unavailable');
   });
   it('never throws on hostile headers', () => {
-    const hostile = new Proxy({}, { get: () => { throw new Error('trap'); }, ownKeys: () => { throw new Error('trap'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap');
+        },
+        ownKeys: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     expect(classifyResponse(503, hostile)).toMatchObject({ code: 'HTTP_503' });
   });
 });
@@ -191,9 +232,12 @@ describe('parseRetryAfter', () => {
   ] as const)('%o -> %i ms', (value, ms) => {
     expect(parseRetryAfter(value, now)).toBe(ms);
   });
-  it.each([['-1'], ['abc'], [''], [-5], [Number.POSITIVE_INFINITY], [null], [{}], [[]], ['2026-01-01'], ['1e3'], ['9'.repeat(400)]])('%o -> undefined', (value) => {
-    expect(parseRetryAfter(value, now)).toBeUndefined();
-  });
+  it.each([['-1'], ['abc'], [''], [-5], [Number.POSITIVE_INFINITY], [null], [{}], [[]], ['2026-01-01'], ['1e3'], ['9'.repeat(400)]])(
+    '%o -> undefined',
+    (value) => {
+      expect(parseRetryAfter(value, now)).toBeUndefined();
+    },
+  );
 });
 
 describe('classifyCloseCode', () => {

@@ -41,7 +41,10 @@ describe('classify: TLS certificate failures from real handshakes', () => {
     expect(fault.hint).toContain('`ca`');
     // The same through undici and fetch.
     expect(classify(await rejectionOf(request(server.url, { dispatcher: undiciWith({}) })))).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
-    expect(classify(await rejectionOf(fetch(server.url, { dispatcher: undiciWith({}) })))).toMatchObject({ kind: 'tls', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    expect(classify(await rejectionOf(fetch(server.url, { dispatcher: undiciWith({}) })))).toMatchObject({
+      kind: 'tls',
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
     // Trusting it with `ca`, as the hint says, makes the handshake succeed.
     const res = await request(server.url, { dispatcher: undiciWith({ ca: certs.selfSigned.cert }) });
     expect(await res.body.text()).toBe('ok');

@@ -19,7 +19,7 @@ describe('classify: undici errors that carry a status or report the client state
     await stall.close();
   });
 
-  it("RetryAgent giving up on 503s: UND_ERR_REQ_RETRY carries the status and Retry-After", async () => {
+  it('RetryAgent giving up on 503s: UND_ERR_REQ_RETRY carries the status and Retry-After', async () => {
     const agent = new Agent();
     const retrying = new RetryAgent(agent, { maxRetries: 1, minTimeout: 10, maxTimeout: 20, timeoutFactor: 1, retryAfter: false });
     try {

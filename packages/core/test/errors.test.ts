@@ -9,6 +9,8 @@ describe('RetryError reasons', () => {
     expect(error.reason).toBe('response-started');
     expect(error.cause).toBe(reset);
     expect(error.code).toBe('ECONNRESET');
-    expect(error.message).toMatch(/^ECONNRESET \(connection-reset, response phase\) after 1 attempt; stopped: the response had already started reaching the caller/);
+    expect(error.message).toMatch(
+      /^ECONNRESET \(connection-reset, response phase\) after 1 attempt; stopped: the response had already started reaching the caller/,
+    );
   });
 });

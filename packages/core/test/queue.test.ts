@@ -275,7 +275,7 @@ describe('OutboundQueue', () => {
       [{ maxBytes: Number.NaN }, "option 'maxBytes' must be a number > 0 or Infinity, got NaN"],
       [{ overflow: 'drop-all' as OverflowPolicy }, `option 'overflow' must be 'reject', 'drop-oldest' or 'drop-newest', got "drop-all"`],
       [{ sizeOf: 3 as unknown as () => number }, "option 'sizeOf' must be a function returning a size >= 0, got 3"],
-      [{ name: '' }, "option 'name' must be a non-empty string, got \"\""],
+      [{ name: '' }, 'option \'name\' must be a non-empty string, got ""'],
       [{ maxBytes: 100, highWaterMarkBytes: 200 }, "option 'highWaterMarkBytes' must be a number > 0 and <= maxBytes (100), got 200"],
       [{ maxItems: 5, highWaterMarkItems: 6 }, "option 'highWaterMarkItems' must be an integer >= 1 and <= maxItems (5), got 6"],
     ];

@@ -21,7 +21,11 @@ describe('redact', () => {
   it('redacts secret headers in every header shape', () => {
     const shapes: unknown[] = [
       { Authorization: 'Bearer x', cookie: 'a=b', accept: '*/*' },
-      [['authorization', 'Bearer x'], ['cookie', 'a=b'], ['accept', '*/*']],
+      [
+        ['authorization', 'Bearer x'],
+        ['cookie', 'a=b'],
+        ['accept', '*/*'],
+      ],
       ['authorization', 'Bearer x', 'cookie', 'a=b', 'accept', '*/*'],
       new Headers({ authorization: 'Bearer x', cookie: 'a=b', accept: '*/*' }),
     ];
@@ -38,7 +42,12 @@ describe('redact', () => {
       request: { headers: { 'proxy-authorization': 'Basic zz', 'x-id': '1' }, password: 'pw' },
     };
     payload.self = payload;
-    Object.defineProperty(payload, 'bad', { enumerable: true, get: () => { throw new Error('boom'); } });
+    Object.defineProperty(payload, 'bad', {
+      enumerable: true,
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     const out = redact(payload) as Record<string, any>;
     expect(out.url).toBe(`http://${REDACTED}@h.test/path`);
     expect(out.request.headers['proxy-authorization']).toBe(REDACTED);
@@ -50,31 +59,44 @@ describe('redact', () => {
 });
 
 describe('TypedEvents', () => {
-  interface Ev { ping: { n: number; url: string } }
+  interface Ev {
+    ping: { n: number; url: string };
+  }
 
   it('delivers to listeners and to the diagnostics channel, redacted', () => {
     const events = new TypedEvents<Ev>({ ping: 'test-ping' });
     const got: number[] = [];
     const off = events.on('ping', (p) => got.push(p.n));
     const published: unknown[] = [];
-    const onMessage = (m: unknown): void => { published.push(m); };
+    const onMessage = (m: unknown): void => {
+      published.push(m);
+    };
     diagnosticsChannel.subscribe('holdfast:test-ping', onMessage);
     events.emit('ping', { n: 1, url: 'http://a:b@x.test/' });
     off();
     events.emit('ping', { n: 2, url: 'http://x.test/' });
     diagnosticsChannel.unsubscribe('holdfast:test-ping', onMessage);
     expect(got).toEqual([1]);
-    expect(published).toEqual([{ n: 1, url: `http://${REDACTED}@x.test/` }, { n: 2, url: 'http://x.test/' }]);
+    expect(published).toEqual([
+      { n: 1, url: `http://${REDACTED}@x.test/` },
+      { n: 2, url: 'http://x.test/' },
+    ]);
   });
 
   it('turns a throwing listener into a process warning, never a throw', async () => {
     const events = new TypedEvents<Ev>();
     const warnings: Error[] = [];
-    const onWarning = (w: Error): void => { warnings.push(w); };
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
     process.on('warning', onWarning);
     let second = 0;
-    events.once('ping', () => { throw new Error('listener bug'); });
-    events.on('ping', () => { second++; });
+    events.once('ping', () => {
+      throw new Error('listener bug');
+    });
+    events.on('ping', () => {
+      second++;
+    });
     expect(() => events.emit('ping', { n: 1, url: '' })).not.toThrow();
     events.emit('ping', { n: 2, url: '' });
     await new Promise((r) => setImmediate(r));

@@ -177,10 +177,11 @@ describe('retry() under real faults', () => {
     const agent = newAgent();
     const faults: Fault[] = [];
     // The same POST, whose target comes up on the third try (a restarting server).
-    const result = await retry(
-      (info) => httpCall(info.attempt < 3 ? refused : server.url, agent, { method: 'POST', body: 'order-1' })(info),
-      { schedule: quick, operation: { method: 'POST' }, onRetry: (event) => faults.push(event.fault) },
-    );
+    const result = await retry((info) => httpCall(info.attempt < 3 ? refused : server.url, agent, { method: 'POST', body: 'order-1' })(info), {
+      schedule: quick,
+      operation: { method: 'POST' },
+      onRetry: (event) => faults.push(event.fault),
+    });
     expect(result).toBe('created');
     expect(bodies).toEqual(['order-1']);
     expect(faults.map((f) => [f.kind, f.phase, f.code])).toEqual([
@@ -231,7 +232,10 @@ describe('retry() under real faults', () => {
   });
 
   it('repeats the same POST when it carries an idempotency key, or the caller says it is idempotent', async () => {
-    for (const operation of [{ method: 'POST', idempotencyKey: 'order-42' }, { method: 'POST', idempotent: true }]) {
+    for (const operation of [
+      { method: 'POST', idempotencyKey: 'order-42' },
+      { method: 'POST', idempotent: true },
+    ]) {
       const server = await httpServer((req, res, hit) => (hit === 1 ? resetAfterReading(req, res, hit) : answerOk(req, res, hit)));
       const result = await retry(httpCall(server.url, newAgent(), { method: 'POST', body: 'x' }), { schedule: quick, operation });
       expect(result).toBe('ok');
@@ -958,7 +962,7 @@ describe('option validation', () => {
   });
 
   it('checks the operation is a function', async () => {
-    await expect(retry('fetch' as never)).rejects.toThrow("retry: the operation must be a function (attempt) => value or promise, got \"fetch\"");
+    await expect(retry('fetch' as never)).rejects.toThrow('retry: the operation must be a function (attempt) => value or promise, got "fetch"');
     await expect(retry(undefined as never, {})).rejects.toThrow(TypeError);
     await expect(createRetryPolicy().execute(42 as never)).rejects.toThrow('RetryPolicy.execute: the operation must be a function');
   });
@@ -971,6 +975,6 @@ describe('option validation', () => {
       "RetryPolicy.execute: option 'attemptTimeoutMs' must be a number of milliseconds from 1 to 2147483647, got -1",
     );
     await expect(policy.execute(op, { attempts: 3 } as never)).rejects.toThrow("RetryPolicy.execute: unknown option 'attempts'");
-    await expect(policy.execute(op, { maxRetryTime: 5 } as never)).rejects.toThrow("(did you mean deadlineMs?)");
+    await expect(policy.execute(op, { maxRetryTime: 5 } as never)).rejects.toThrow('(did you mean deadlineMs?)');
   });
 });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { type Fault, classify, classifyCloseCode, classifyResponse, isIdempotentMethod, isSafeToRetry, retryVerdict } from '@holdfast/core';
 
-const fault = (over: Partial<Fault>): Fault => ({ kind: 'connection-reset', code: 'ECONNRESET', phase: 'unknown', transient: true, hint: 'h; x', message: '', ...over });
+const fault = (over: Partial<Fault>): Fault => ({
+  kind: 'connection-reset',
+  code: 'ECONNRESET',
+  phase: 'unknown',
+  transient: true,
+  hint: 'h; x',
+  message: '',
+  ...over,
+});
 
 describe('retryVerdict / isSafeToRetry', () => {
   it('a fault that cannot get better is not retried, whatever the method', () => {
@@ -41,7 +49,10 @@ describe('retryVerdict / isSafeToRetry', () => {
   });
 
   it("the caller's abort or deadline is never retried, even when it claims to be transient", () => {
-    expect(retryVerdict(fault({ kind: 'aborted', transient: true, phase: 'connect' }), { idempotent: true })).toEqual({ retry: false, reason: 'aborted' });
+    expect(retryVerdict(fault({ kind: 'aborted', transient: true, phase: 'connect' }), { idempotent: true })).toEqual({
+      retry: false,
+      reason: 'aborted',
+    });
     expect(retryVerdict(classify(new DOMException('x', 'TimeoutError')), { idempotent: true })).toEqual({ retry: false, reason: 'aborted' });
     expect(retryVerdict(classify(new DOMException('x', 'AbortError')), { method: 'GET' })).toEqual({ retry: false, reason: 'aborted' });
   });

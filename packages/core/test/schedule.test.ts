@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Fault, Schedule } from '@holdfast/core';
-import { DEFAULT_SCHEDULE, capped, constant, defaultReconnectSchedule, defaultRetrySchedule, delays, exponential, formatValue, holdFirst, honorRetryAfter, linear } from '@holdfast/core';
+import {
+  DEFAULT_SCHEDULE,
+  capped,
+  constant,
+  defaultReconnectSchedule,
+  defaultRetrySchedule,
+  delays,
+  exponential,
+  formatValue,
+  holdFirst,
+  honorRetryAfter,
+  linear,
+} from '@holdfast/core';
 
 // Pure schedule math: no time passes, `random` is injected.
 const half = (): number => 0.5;

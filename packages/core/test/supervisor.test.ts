@@ -749,9 +749,9 @@ describe('Supervisor options', () => {
       [{ connectTimeoutMs: 3e9 }, "option 'connectTimeoutMs' must be a number > 0 and <= 2147483647, or Infinity, got 3000000000"],
       [{ schedule: 100 as unknown as Schedule }, "option 'schedule' must be a Schedule (exponential(), constant()…), got 100"],
       [{ schedule: {} as Schedule }, "option 'schedule' must be a Schedule (exponential(), constant()…), got object"],
-      [{ dispose: 'x' as never }, "option 'dispose' must be a function, got \"x\""],
+      [{ dispose: 'x' as never }, 'option \'dispose\' must be a function, got "x"'],
       [{ shouldReconnect: true as never }, "option 'shouldReconnect' must be a function, got true"],
-      [{ name: '' }, "option 'name' must be a non-empty string, got \"\""],
+      [{ name: '' }, 'option \'name\' must be a non-empty string, got ""'],
       [{ random: 0.5 as never }, "option 'random' must be a function returning a number in [0, 1), got 0.5"],
     ];
     for (const [options, message] of cases) {

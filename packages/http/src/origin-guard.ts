@@ -64,7 +64,7 @@ export class OriginGuard {
 
   /** True when requests must go through the breaker (it is not closed, or the origin failed recently). */
   get guarded(): boolean {
-    return this.breaker !== undefined && (this.#watchUntil !== 0 && (this.breaker.state !== 'closed' || Date.now() < this.#watchUntil));
+    return this.breaker !== undefined && this.#watchUntil !== 0 && (this.breaker.state !== 'closed' || Date.now() < this.#watchUntil);
   }
 
   /** An attempt failed: watch the origin closely for a while. */

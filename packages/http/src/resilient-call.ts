@@ -56,7 +56,10 @@ export async function callWithRetries<R>(
     return response;
   };
   const breaker = guard.guarded ? guard.breaker : undefined;
-  const context: FaultContext = plan.idempotent === undefined ? { method: plan.descriptor.method ?? 'GET' } : { method: plan.descriptor.method ?? 'GET', idempotent: plan.idempotent };
+  const context: FaultContext =
+    plan.idempotent === undefined
+      ? { method: plan.descriptor.method ?? 'GET' }
+      : { method: plan.descriptor.method ?? 'GET', idempotent: plan.idempotent };
   try {
     return await guard.policy.execute(breaker === undefined ? operation : (info) => breaker.execute(() => operation(info)), {
       operation: plan.descriptor,

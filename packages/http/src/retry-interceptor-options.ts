@@ -111,7 +111,8 @@ function withBreakerDefaults(options: BreakerOptions): BreakerOptions {
     ...options,
     resetTimeoutMs,
     // A longer first wait than the default ceiling is the ceiling (a fixed wait), not an error.
-    maxResetTimeoutMs: options.maxResetTimeoutMs ?? (typeof resetTimeoutMs === 'number' ? Math.max(BREAKER_DEFAULTS.maxResetTimeoutMs, resetTimeoutMs) : undefined),
+    maxResetTimeoutMs:
+      options.maxResetTimeoutMs ?? (typeof resetTimeoutMs === 'number' ? Math.max(BREAKER_DEFAULTS.maxResetTimeoutMs, resetTimeoutMs) : undefined),
   };
 }
 

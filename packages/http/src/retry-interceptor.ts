@@ -91,9 +91,7 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
       let plan: RequestPlan;
       let dispatchOpts: Dispatcher.DispatchOptions = opts;
       if (extra === undefined && resolved.deadlineMs === undefined && isReplayableBody(opts.body)) {
-        plan = IDEMPOTENT.has(method) || !hasHeader(opts.headers, IDEMPOTENCY_KEY_HEADER)
-          ? plainPlan(method)
-          : keyedPlan(method);
+        plan = IDEMPOTENT.has(method) || !hasHeader(opts.headers, IDEMPOTENCY_KEY_HEADER) ? plainPlan(method) : keyedPlan(method);
       } else {
         const planned = planRequest(opts, extra, resolved);
         plan = planned.plan;

@@ -6,10 +6,11 @@ import { callWithRetries, type ResponseShape } from './resilient-call.js';
 import { resolveRetryOptions, type HttpRetryOptions } from './retry-interceptor-options.js';
 
 /** `fetch`'s init plus holdfast's per-request options. */
-export type ResilientRequestInit = RequestInit & Omit<ResilientRequestOptions, 'bodyFactory'> & {
-  /** A fresh body for each attempt, for stream bodies. */
-  readonly bodyFactory?: () => NonNullable<RequestInit['body']>;
-};
+export type ResilientRequestInit = RequestInit &
+  Omit<ResilientRequestOptions, 'bodyFactory'> & {
+    /** A fresh body for each attempt, for stream bodies. */
+    readonly bodyFactory?: () => NonNullable<RequestInit['body']>;
+  };
 
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 

@@ -303,9 +303,7 @@ describe('rule 7: one budget and one breaker per origin', () => {
     client = createHttpClient({ schedule: constant(5), budget: false, breaker: false });
     // The upstream answers, but the answer never reaches the client: the connection is reset instead.
     proxy!.addToxic({ type: 'reset_peer', stream: 'downstream', attributes: { timeout: 0 } });
-    const error = await client
-      .request(`${url}/orders`, { method: 'POST', body: 'x', headers: { 'x-request-id': 'rp-1' } })
-      .catch((e: unknown) => e);
+    const error = await client.request(`${url}/orders`, { method: 'POST', body: 'x', headers: { 'x-request-id': 'rp-1' } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutcomeUnknownError);
     await new Promise((r) => setTimeout(r, 50));
     expect(server!.effects.get('rp-1') ?? 0).toBeLessThanOrEqual(1);

@@ -84,7 +84,12 @@ describe.each(Object.keys(faces))('%s', (name) => {
         { status: 200, text: 'applied c-get ' },
         { status: 200, text: 'applied c-post x' },
       ]);
-      expect(server!.effects).toEqual(new Map([['c-get', 1], ['c-post', 1]]));
+      expect(server!.effects).toEqual(
+        new Map([
+          ['c-get', 1],
+          ['c-post', 1],
+        ]),
+      );
       expect(server!.arrivals).toBe(2);
       // A refused connection is a connect-phase fault, which even a POST may repeat.
       expect(new Set(retried.map((f) => `${f.kind}/${f.phase}`))).toEqual(new Set(['connection-refused/connect']));
@@ -106,7 +111,12 @@ describe.each(Object.keys(faces))('%s', (name) => {
         { status: 200, text: 'applied c-get ' },
         { status: 200, text: 'applied c-key x' },
       ]);
-      expect(server!.effects).toEqual(new Map([['c-get', 1], ['c-key', 1]]));
+      expect(server!.effects).toEqual(
+        new Map([
+          ['c-get', 1],
+          ['c-key', 1],
+        ]),
+      );
       expect(server!.arrivals).toBe(2);
       expect(new Set(retried.map((f) => f.kind))).toEqual(new Set(['connection-reset']));
     });

@@ -111,7 +111,12 @@ describe('idempotencyKey: true', () => {
       const seen: string[][] = [];
       server = await recordingServer((arrival) => (arrival === 2 ? 'reset-after-effect' : 'none'), seen);
       // What undici sends for these headers without holdfast's key: the reference.
-      const plain = await request(`${server.url}/orders`, { method: 'POST', body: 'one order', headers: make(pairs) as Record<string, string>, dispatcher: (agent ??= new Agent()) });
+      const plain = await request(`${server.url}/orders`, {
+        method: 'POST',
+        body: 'one order',
+        headers: make(pairs) as Record<string, string>,
+        dispatcher: (agent ??= new Agent()),
+      });
       await plain.body.dump();
       const res = await post(`${server.url}/orders`, make(pairs), { idempotencyKey: true });
       expect(res.statusCode).toBe(200);
@@ -131,7 +136,7 @@ describe('idempotencyKey: true', () => {
   );
 
   // As with the fetch face (Headers.set), the option wins over a key already in the headers.
-  it.each(shapes)("in $shape that already carries a key: only the generated key goes, the same on every attempt", async ({ make }) => {
+  it.each(shapes)('in $shape that already carries a key: only the generated key goes, the same on every attempt', async ({ make }) => {
     const seen: string[][] = [];
     server = await recordingServer((arrival) => (arrival === 1 ? 'reset-after-effect' : 'none'), seen);
     const res = await post(
@@ -200,26 +205,25 @@ describe('a header holdfast sets itself', () => {
 
 describe('headers that carry no key', () => {
   // Headers cannot hold undefined; every other shape can, and undici then sends no such header.
-  const cases = shapes.filter(({ shape }) => shape !== 'a Headers instance').flatMap(({ shape, make }) => spellings.map((name) => ({ shape, name, make })));
+  const cases = shapes
+    .filter(({ shape }) => shape !== 'a Headers instance')
+    .flatMap(({ shape, make }) => spellings.map((name) => ({ shape, name, make })));
 
-  it.each(cases)(
-    'in $shape, an $name left undefined (undici sends none) does not make a POST repeatable',
-    async ({ name, make }) => {
-      server = await startEffectServer(() => 'reset-after-effect');
-      const error = await post(
-        `${server.url}/orders`,
-        make([
-          ['x-request-id', 'order-5'],
-          [name, undefined],
-        ]),
-      ).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(OutcomeUnknownError);
-      expect(server.keys).toEqual([]);
-      expect(server.effects.get('order-5')).toBe(1);
-    },
-  );
+  it.each(cases)('in $shape, an $name left undefined (undici sends none) does not make a POST repeatable', async ({ name, make }) => {
+    server = await startEffectServer(() => 'reset-after-effect');
+    const error = await post(
+      `${server.url}/orders`,
+      make([
+        ['x-request-id', 'order-5'],
+        [name, undefined],
+      ]),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect(server.keys).toEqual([]);
+    expect(server.effects.get('order-5')).toBe(1);
+  });
 
-  it('an array of [name, value] pairs, which undici itself refuses, fails with undici\'s error and sends nothing', async () => {
+  it("an array of [name, value] pairs, which undici itself refuses, fails with undici's error and sends nothing", async () => {
     server = await startEffectServer();
     const error = await post(`${server.url}/orders`, [
       ['x-request-id', 'order-6'],

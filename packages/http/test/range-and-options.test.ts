@@ -60,9 +60,15 @@ describe('options are checked at construction', () => {
     [() => retryInterceptor({ budget: { ratio: -1 } }), /option 'ratio' must be a finite number from 0 to 1000, got -1/],
     [() => createHttpClient({ keepAliveTimeout: -5 }), /option 'keepAliveTimeout' must be an integer number of milliseconds.*got -5/],
     [() => wrapFetch('fetch' as never), /must be a fetch function, got string/],
-    [() => retryInterceptor({ breaker: { maxResetTimeoutMs: 2 } }), /option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs \(5\) to 2147483647, got 2/],
+    [
+      () => retryInterceptor({ breaker: { maxResetTimeoutMs: 2 } }),
+      /option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs \(5\) to 2147483647, got 2/,
+    ],
     [() => retryInterceptor({ breaker: { probeAfterRejections: 0 } }), /option 'probeAfterRejections' must be an integer >= 1, or Infinity/],
-    [() => retryInterceptor({ breaker: { resetTimeoutMs: 'soon' as never } }), /option 'resetTimeoutMs' must be an integer from 1 to 2147483647, got "soon"/],
+    [
+      () => retryInterceptor({ breaker: { resetTimeoutMs: 'soon' as never } }),
+      /option 'resetTimeoutMs' must be an integer from 1 to 2147483647, got "soon"/,
+    ],
   ])('%#: rejects a bad value with the option, the value and what is accepted', (build, message) => {
     expect(build).toThrow(message);
   });

@@ -111,9 +111,7 @@ describe('rule 3: a non-idempotent request is never repeated silently', () => {
 
   it('a POST that never reached the server (connection refused) is retried', async () => {
     const port = await freePort();
-    const error = await request(`http://127.0.0.1:${port}/orders`, { dispatcher: client(), method: 'POST', body: 'x' }).catch(
-      (e: unknown) => e,
-    );
+    const error = await request(`http://127.0.0.1:${port}/orders`, { dispatcher: client(), method: 'POST', body: 'x' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryError);
     expect(error).not.toBeInstanceOf(OutcomeUnknownError);
     expect((error as RetryError).attempts).toBe(3);

@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { OutcomeUnknownError, createHttpClient, retryInterceptor, type HttpClient, type HttpRetryOptions, type StaleConnectionEvent } from '@holdfast/http';
+import {
+  OutcomeUnknownError,
+  createHttpClient,
+  retryInterceptor,
+  type HttpClient,
+  type HttpRetryOptions,
+  type StaleConnectionEvent,
+} from '@holdfast/http';
 import { constant, type RetryEvent } from '@holdfast/core';
 import { startEffectServer, type EffectServer, type Fault } from './support/effect-server.js';
 import { guardEachTest } from './support/process-guard.js';
@@ -77,7 +84,12 @@ describe('rule 6: a reset on a reused keep-alive connection', () => {
     agent = new Agent({ connections: 1 });
     const dispatcher = agent.compose(interceptor);
     await (await request(`${server.url}/`, { dispatcher, method: 'POST', headers: { 'idempotency-key': 'k1' }, body: 'one' })).body.text();
-    const res = await request(`${server.url}/`, { dispatcher, method: 'POST', headers: { 'x-request-id': 'p2', 'idempotency-key': 'k2' }, body: 'two' });
+    const res = await request(`${server.url}/`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'x-request-id': 'p2', 'idempotency-key': 'k2' },
+      body: 'two',
+    });
     expect(res.statusCode).toBe(200);
     await res.body.text();
     expect(server.keys).toEqual(['k1', 'k2', 'k2']);

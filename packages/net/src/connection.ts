@@ -84,9 +84,7 @@ export class Connection {
     socket.on('close', () => this.#onClose());
     if (config.idleTimeoutMs > 0) {
       socket.setTimeout(config.idleTimeoutMs, () => {
-        this.destroy(
-          Object.assign(new Error(`idle timeout: nothing sent or received for ${config.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }),
-        );
+        this.destroy(Object.assign(new Error(`idle timeout: nothing sent or received for ${config.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
     }
   }

@@ -177,7 +177,8 @@ export class LengthPrefixedDecoder implements FrameDecoder {
         return -1;
       }
       let size = 0;
-      for (let i = 0; i < LENGTH_PREFIX_BYTES; i++) size = size * 256 + (i < pending.bytes ? pending.byteAt(i) : (chunk[i - pending.bytes] as number));
+      for (let i = 0; i < LENGTH_PREFIX_BYTES; i++)
+        size = size * 256 + (i < pending.bytes ? pending.byteAt(i) : (chunk[i - pending.bytes] as number));
       if (size > this.#maxBytes) throw new FrameTooLargeError(size, this.#maxBytes);
       this.#frameBytes = LENGTH_PREFIX_BYTES + size;
     }
@@ -206,9 +207,7 @@ export function frameOverhead(framing: Framing): number {
 export type Payload = string | Uint8Array;
 
 function toBuffer(payload: Payload): Buffer {
-  return typeof payload === 'string'
-    ? Buffer.from(payload, 'utf8')
-    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 }
 
 /**

@@ -126,8 +126,7 @@ function check(option: string, value: unknown, ok: boolean, accepted: string): v
 
 // setTimeout fires at once (with a warning) above 2^31-1 ms.
 const MAX_TIMER_MS = 2_147_483_647;
-const isDuration = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMER_MS;
+const isDuration = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMER_MS;
 const isPositiveDuration = (value: unknown): value is number => isDuration(value) && value > 0;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 

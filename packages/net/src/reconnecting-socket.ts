@@ -1,12 +1,4 @@
-import {
-  OutboundQueue,
-  Supervisor,
-  TypedEvents,
-  formatValue,
-  type ConnectAttempt,
-  type Listener,
-  type SupervisorState,
-} from '@holdfast/core';
+import { OutboundQueue, Supervisor, TypedEvents, formatValue, type ConnectAttempt, type Listener, type SupervisorState } from '@holdfast/core';
 import { Connection, type ConnectionConfig, type ConnectionHandlers } from './connection.js';
 import type { AllReconnectingSocketEvents, NetDropReason, ReconnectingSocketEvents, UnconfirmedReport } from './events.js';
 import { encodeFrame, frameOverhead, type Framing, type Payload } from './framing.js';
@@ -160,7 +152,9 @@ export class ReconnectingSocket {
     const plain = this.#confirm === undefined && this.#isPong === undefined;
     this.#handlers = {
       // Without confirm or heartbeat a received message needs no inspection: the shorter path.
-      inbound: plain ? (connection, payload) => this.#onInboundPlain(connection, payload) : (connection, payload) => this.#onInbound(connection, payload),
+      inbound: plain
+        ? (connection, payload) => this.#onInboundPlain(connection, payload)
+        : (connection, payload) => this.#onInbound(connection, payload),
       drain: (connection) => this.#onSocketDrain(connection),
       close: (connection) => this.#onSocketClose(connection),
     };
@@ -193,7 +187,13 @@ export class ReconnectingSocket {
       });
     });
     this.#supervisor.on('reconnecting', (event) => {
-      this.#events.emit('reconnecting', { event: 'reconnecting', name: this.name, attempt: event.attempt, delayMs: event.delayMs, fault: event.fault });
+      this.#events.emit('reconnecting', {
+        event: 'reconnecting',
+        name: this.name,
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        fault: event.fault,
+      });
     });
     this.#supervisor.on('give-up', (event) => {
       this.#closed = true;

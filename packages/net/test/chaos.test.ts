@@ -12,9 +12,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serverBehindProxy(
-  options: ConstructorParameters<typeof TestServer>[0],
-): Promise<{ srv: TestServer; proxy: ChaosProxy }> {
+async function serverBehindProxy(options: ConstructorParameters<typeof TestServer>[0]): Promise<{ srv: TestServer; proxy: ChaosProxy }> {
   const srv = await new TestServer(options).start();
   cleanups.push(() => srv.stop());
   const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: srv.port } });

@@ -145,7 +145,11 @@ describe('resets mid-message', () => {
     expect(disconnects[0]!.unconfirmed.bytes).toBe(big.length + 4);
   });
 
-  for (const [framing, overhead] of [['raw', 0], ['lines', 1], ['length-prefixed', 4]] as const) {
+  for (const [framing, overhead] of [
+    ['raw', 0],
+    ['lines', 1],
+    ['length-prefixed', 4],
+  ] as const) {
     it(`${framing}: the disconnect counts the bytes on the wire, framing and multi-byte characters included`, async () => {
       const srv = await server({ framing });
       const socket = client({ port: srv.port, framing });
@@ -324,7 +328,9 @@ describe('exactly-once with confirm', () => {
 });
 
 describe('overflow policies while the server is down', () => {
-  async function downSocket(overflow: 'drop-oldest' | 'drop-newest' | 'reject'): Promise<{ socket: ReconnectingSocket; drops: ReconnectingSocketEvents['drop'][]; srv: TestServer }> {
+  async function downSocket(
+    overflow: 'drop-oldest' | 'drop-newest' | 'reject',
+  ): Promise<{ socket: ReconnectingSocket; drops: ReconnectingSocketEvents['drop'][]; srv: TestServer }> {
     const srv = await server({ framing: 'lines' });
     const port = srv.port;
     await srv.stop();

@@ -270,7 +270,9 @@ describe('ReconnectingSocket against a real server', () => {
     expect(make({ port: 1, tls: { rejectUnauthorized: false } })).toThrow(/'tls.rejectUnauthorized' must be true or absent.*tls.ca.*got false/);
     expect(make({ port: 1, heartbeat: { intervalMs: 0, timeoutMs: 1, ping: 'p' } })).toThrow(/'heartbeat.intervalMs'.*got 0/);
     expect(make({ port: 1, heartbeat: { intervalMs: 10, timeoutMs: 10 } })).toThrow(/'heartbeat.ping'.*got undefined/);
-    expect(make({ port: 1, confirm: { sequenceOf: () => 1, ackOf: () => 1 } })).toThrow(`option 'framing' must be 'lines' or 'length-prefixed' when confirm is set (a raw stream has no message boundaries), got "raw"`);
+    expect(make({ port: 1, confirm: { sequenceOf: () => 1, ackOf: () => 1 } })).toThrow(
+      `option 'framing' must be 'lines' or 'length-prefixed' when confirm is set (a raw stream has no message boundaries), got "raw"`,
+    );
     expect(make({ port: 1, keepAliveMs: -1 })).toThrow(/'keepAliveMs'.*got -1/);
     expect(make({ port: 1, maxMessageBytes: 1.5 })).toThrow(/'maxMessageBytes'.*got 1.5/);
     expect(make({ port: 1, queue: { overflow: 'spill' } })).toThrow(/'overflow'.*got "spill"/);

@@ -49,7 +49,9 @@ export class OtlpGrpcTransport implements IExporterTransport {
     for (const key of Object.keys(connection.headers)) {
       // grpc-js refuses these in Metadata.set(); checked here so the mistake shows at construction, naming the header.
       if (!/^[0-9a-z_.-]+$/.test(key.toLowerCase())) {
-        throw new RangeError(`option 'headers' (or OTEL_EXPORTER_OTLP_HEADERS): a header name for gRPC must be a metadata key (letters, digits, _ . -), got ${JSON.stringify(key)}`);
+        throw new RangeError(
+          `option 'headers' (or OTEL_EXPORTER_OTLP_HEADERS): a header name for gRPC must be a metadata key (letters, digits, _ . -), got ${JSON.stringify(key)}`,
+        );
       }
     }
   }
@@ -90,7 +92,8 @@ export class OtlpGrpcTransport implements IExporterTransport {
     // Verification stays on: createSsl() checks the server against `ca` (or the system roots) and its name.
     const credentials = this.#secure ? grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null) : grpc.credentials.createInsecure();
     const metadata = new grpc.Metadata();
-    for (const [name, value] of Object.entries(headers)) metadata.set(name.toLowerCase(), name.toLowerCase().endsWith('-bin') ? Buffer.from(value) : value);
+    for (const [name, value] of Object.entries(headers))
+      metadata.set(name.toLowerCase(), name.toLowerCase().endsWith('-bin') ? Buffer.from(value) : value);
     this.#metadata = metadata;
     this.#client = new grpc.Client(this.#target, credentials, {
       'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS,
@@ -141,7 +144,8 @@ export class OtlpGrpcTransport implements IExporterTransport {
   }
 }
 
-const TLS_SOURCES = "'ca' / 'cert' / 'key' (or OTEL_EXPORTER_OTLP_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY)";
+const TLS_SOURCES =
+  "'ca' / 'cert' / 'key' (or OTEL_EXPORTER_OTLP_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY)";
 
 /**
  * What grpc-js's createSsl() would refuse, refused at construction (it only
@@ -150,12 +154,16 @@ const TLS_SOURCES = "'ca' / 'cert' / 'key' (or OTEL_EXPORTER_OTLP_CERTIFICATE / 
  */
 function checkTlsMaterial({ ca, cert, key }: OtlpConnection): void {
   if ((key === undefined) !== (cert === undefined)) {
-    throw new RangeError(`OTLP gRPC mutual TLS needs both 'cert' (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) and 'key' (OTEL_EXPORTER_OTLP_CLIENT_KEY), got only ${key === undefined ? "'cert'" : "'key'"}`);
+    throw new RangeError(
+      `OTLP gRPC mutual TLS needs both 'cert' (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE) and 'key' (OTEL_EXPORTER_OTLP_CLIENT_KEY), got only ${key === undefined ? "'cert'" : "'key'"}`,
+    );
   }
   try {
     createSecureContext({ ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    throw new RangeError(`OTLP TLS material from ${TLS_SOURCES} cannot be used: ${typeof code === 'string' ? code : 'invalid PEM'}`, { cause: error });
+    throw new RangeError(`OTLP TLS material from ${TLS_SOURCES} cannot be used: ${typeof code === 'string' ? code : 'invalid PEM'}`, {
+      cause: error,
+    });
   }
 }

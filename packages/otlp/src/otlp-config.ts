@@ -65,7 +65,11 @@ export function resolveOtlpConnection(signal: OtlpSignal, options: OtlpConnectio
   const protocolEnv = fromEnv('PROTOCOL');
   const protocol = options.protocol ?? (protocolEnv?.value as OtlpProtocol | undefined) ?? 'http/protobuf';
   if (!PROTOCOLS.includes(protocol)) {
-    fail(options.protocol !== undefined ? "option 'protocol'" : (protocolEnv?.name ?? 'protocol'), protocol, "'grpc', 'http/protobuf' or 'http/json'");
+    fail(
+      options.protocol !== undefined ? "option 'protocol'" : (protocolEnv?.name ?? 'protocol'),
+      protocol,
+      "'grpc', 'http/protobuf' or 'http/json'",
+    );
   }
 
   const url = resolveUrl(signal, protocol, options, env);
@@ -78,7 +82,11 @@ export function resolveOtlpConnection(signal: OtlpSignal, options: OtlpConnectio
   const timeoutEnv = fromEnv('TIMEOUT');
   const timeoutMillis = options.timeoutMillis ?? (timeoutEnv === undefined ? 10_000 : Number(timeoutEnv.value));
   if (!(Number.isFinite(timeoutMillis) && timeoutMillis > 0)) {
-    fail(options.timeoutMillis !== undefined ? "option 'timeoutMillis'" : (timeoutEnv?.name ?? 'timeout'), timeoutEnv?.value ?? timeoutMillis, 'a number of milliseconds > 0');
+    fail(
+      options.timeoutMillis !== undefined ? "option 'timeoutMillis'" : (timeoutEnv?.name ?? 'timeout'),
+      timeoutEnv?.value ?? timeoutMillis,
+      'a number of milliseconds > 0',
+    );
   }
 
   const compressionEnv = fromEnv('COMPRESSION');
@@ -99,11 +107,23 @@ export function resolveOtlpConnection(signal: OtlpSignal, options: OtlpConnectio
   };
 }
 
-function resolveUrl(signal: OtlpSignal, protocol: OtlpProtocol, options: OtlpConnectionOptions, env: Readonly<Record<string, string | undefined>>): string {
+function resolveUrl(
+  signal: OtlpSignal,
+  protocol: OtlpProtocol,
+  options: OtlpConnectionOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
   const perSignalName = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`;
   const perSignal = options.url ?? nonEmpty(env[perSignalName]);
   const base = options.endpoint ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  const source = options.url !== undefined ? "option 'url'" : perSignal !== undefined ? perSignalName : options.endpoint !== undefined ? "option 'endpoint'" : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const source =
+    options.url !== undefined
+      ? "option 'url'"
+      : perSignal !== undefined
+        ? perSignalName
+        : options.endpoint !== undefined
+          ? "option 'endpoint'"
+          : 'OTEL_EXPORTER_OTLP_ENDPOINT';
   const raw = perSignal ?? base ?? (protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318');
   let parsed: URL;
   try {
@@ -154,6 +174,8 @@ function readPem(source: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new Error(`${source}: cannot read the PEM file ${formatValue(path)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    throw new Error(`${source}: cannot read the PEM file ${formatValue(path)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: error,
+    });
   }
 }

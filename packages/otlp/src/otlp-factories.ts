@@ -62,7 +62,11 @@ function networkExporter<Batch>(
   const transport = new OtlpHttpTransport(connection, connection.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
   const metrics = createOtlpHttpExporterMetrics(`otlp_http_${componentType}`, metricsHelper, connection.url, undefined);
   const delegate = createOtlpNetworkExportDelegate(options, serializer, metrics, transport);
-  return { delegate, transport, codec: codecFor(`${signal}.${connection.protocol === 'http/json' ? 'json' : 'pb'}`, connection, serializer, transport) };
+  return {
+    delegate,
+    transport,
+    codec: codecFor(`${signal}.${connection.protocol === 'http/json' ? 'json' : 'pb'}`, connection, serializer, transport),
+  };
 }
 
 function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: OtlpExporterOptions): ResilientExporterOptions {
@@ -89,7 +93,11 @@ function codecFor<Batch>(kind: string, connection: OtlpConnection, serializer: I
 
 /** The wrapper's context: protocol for hints, the spool codec, and a way to cut attempts in flight at the shutdown deadline. */
 function contextOf<Batch>(connection: OtlpConnection, codec: SpoolCodec<Batch>, transport: Transport): ExporterContext<Batch> {
-  return { protocol: connection.protocol, spool: codec, release: () => (transport instanceof OtlpGrpcTransport ? transport.release() : transport.shutdown()) };
+  return {
+    protocol: connection.protocol,
+    spool: codec,
+    release: () => (transport instanceof OtlpGrpcTransport ? transport.release() : transport.shutdown()),
+  };
 }
 
 /** A trace exporter for `BatchSpanProcessor` / `NodeSDK({ traceExporter })`. */
@@ -97,7 +105,11 @@ export function createTraceExporter(options: OtlpExporterOptions = {}): Resilien
   const connection = resolveOtlpConnection('traces', options);
   const serializers = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer };
   const { delegate, codec, transport } = networkExporter('traces', connection, serializers, 'span_exporter', TraceExporterMetricsHelper);
-  return resilientExporter(new OTLPExporterBase<Spans>(delegate), wrapOptions('traces', connection, options), contextOf(connection, codec, transport));
+  return resilientExporter(
+    new OTLPExporterBase<Spans>(delegate),
+    wrapOptions('traces', connection, options),
+    contextOf(connection, codec, transport),
+  );
 }
 
 /** A metric exporter for `PeriodicExportingMetricReader`. */
@@ -106,7 +118,11 @@ export function createMetricExporter(options: OtlpExporterOptions = {}): Resilie
   const serializers = { json: JsonMetricsSerializer, protobuf: ProtobufMetricsSerializer };
   const { delegate, codec, transport } = networkExporter('metrics', connection, serializers, 'metric_exporter', MetricsExporterMetricsHelper);
   // The base class adds the temporality and aggregation selectors (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
-  return resilientExporter(new OTLPMetricExporterBase(delegate), wrapOptions('metrics', connection, options), contextOf(connection, codec, transport));
+  return resilientExporter(
+    new OTLPMetricExporterBase(delegate),
+    wrapOptions('metrics', connection, options),
+    contextOf(connection, codec, transport),
+  );
 }
 
 /** A log record exporter for `BatchLogRecordProcessor`. */

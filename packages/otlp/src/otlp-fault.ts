@@ -42,8 +42,7 @@ const HTTP_TO_GRPC_HINT =
   "the endpoint speaks gRPC (HTTP/2), not OTLP/HTTP: use protocol 'grpc' for this port, or point http/protobuf at the OTLP/HTTP port (4318 by default; Aspire: the dashboard's OTLP/HTTP endpoint)";
 const GRPC_TO_HTTP_HINT =
   "the endpoint speaks OTLP/HTTP (HTTP/1.1), not gRPC: use protocol 'http/protobuf' for this port, or point grpc at the OTLP/gRPC port (4317 by default; Aspire: DOTNET_DASHBOARD_OTLP_ENDPOINT_URL)";
-const TLS_TO_PLAIN_HINT =
-  "the endpoint answers in plain text, not TLS: use an http:// endpoint, or the collector's TLS port";
+const TLS_TO_PLAIN_HINT = "the endpoint answers in plain text, not TLS: use an http:// endpoint, or the collector's TLS port";
 const TLS_TRUST_HINT =
   "the collector's certificate is not trusted: give its CA with the 'ca' option or OTEL_EXPORTER_OTLP_CERTIFICATE (for Aspire, the dev certificate exported with 'dotnet dev-certs https --export-path'); never set NODE_TLS_REJECT_UNAUTHORIZED=0";
 
@@ -74,7 +73,15 @@ function messageOf(error: unknown): string {
   return typeof message === 'string' ? message : String(error);
 }
 
-function make(kind: Fault['kind'], code: string, phase: FaultPhase, transient: boolean, hint: string, error: unknown, extra: Partial<Fault> = {}): Fault {
+function make(
+  kind: Fault['kind'],
+  code: string,
+  phase: FaultPhase,
+  transient: boolean,
+  hint: string,
+  error: unknown,
+  extra: Partial<Fault> = {},
+): Fault {
   return { kind, code, phase, transient, hint, message: redactText(messageOf(error)), ...extra };
 }
 
@@ -92,16 +99,40 @@ export function classifyExportError(error: unknown, context: OtlpFaultContext = 
     const transient = code === 408 || code === 429 || code === 502 || code === 503 || code === 504;
     // OtlpHttpTransport keeps the Retry-After header on the error: the collector's pushback sets the next delay.
     const retryAfterMs = parseRetryAfter(read(error, 'retryAfter'));
-    return make('http-status', `HTTP_${code}`, 'response', transient, httpStatusHint(code), error, { status: code, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return make('http-status', `HTTP_${code}`, 'response', transient, httpStatusHint(code), error, {
+      status: code,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
   if (message === 'Export failed with retryable status') {
-    return make('http-status', 'HTTP_RETRYABLE', 'response', true, 'the collector answered 429/502/503/504 (overloaded or restarting); it is retried with backoff', error);
+    return make(
+      'http-status',
+      'HTTP_RETRYABLE',
+      'response',
+      true,
+      'the collector answered 429/502/503/504 (overloaded or restarting); it is retried with backoff',
+      error,
+    );
   }
   if (message === 'Request timed out') {
-    return make('timeout', 'OTLP_TIMEOUT', 'unknown', true, 'the collector did not answer within the exporter timeout (a stalled connection or a large batch): raise timeoutMillis or lower the batch size', error);
+    return make(
+      'timeout',
+      'OTLP_TIMEOUT',
+      'unknown',
+      true,
+      'the collector did not answer within the exporter timeout (a stalled connection or a large batch): raise timeoutMillis or lower the batch size',
+      error,
+    );
   }
   if (message === 'Concurrent export limit reached') {
-    return make('unknown', 'OTLP_CONCURRENCY_LIMIT', 'connect', true, 'the OTel exporter already has its concurrencyLimit of exports in flight; nothing was sent', error);
+    return make(
+      'unknown',
+      'OTLP_CONCURRENCY_LIMIT',
+      'connect',
+      true,
+      'the OTel exporter already has its concurrencyLimit of exports in flight; nothing was sent',
+      error,
+    );
   }
 
   const fault = classify(error);
@@ -112,7 +143,8 @@ export function classifyExportError(error: unknown, context: OtlpFaultContext = 
     if (context.protocol !== 'grpc') return { ...fault, transient: false, hint: HTTP_TO_GRPC_HINT };
   }
   if (fault.kind === 'tls' && TLS_TRUST_CODES.has(fault.code)) return { ...fault, transient: false, hint: TLS_TRUST_HINT };
-  if (fault.kind === 'tls' && (CLIENT_CERT_REQUIRED.test(fault.code) || CLIENT_CERT_REQUIRED.test(message))) return { ...fault, transient: false, hint: CLIENT_CERT_HINT };
+  if (fault.kind === 'tls' && (CLIENT_CERT_REQUIRED.test(fault.code) || CLIENT_CERT_REQUIRED.test(message)))
+    return { ...fault, transient: false, hint: CLIENT_CERT_HINT };
   return fault;
 }
 
@@ -120,7 +152,10 @@ function classifyGrpc(error: unknown, status: number, details: string): Fault {
   const name = GRPC_STATUS[status] ?? 'UNKNOWN';
   const code = `GRPC_${name}`;
   // grpc-js reports what the HTTP/2 layer saw in `details`; these say the peer speaks HTTP/1.
-  if (/HTTP\/1|Protocol error|Received HTTP status code|unexpected HTTP status|Parse Error|Trailers-Only|content-type/i.test(details) && !/ECONNREFUSED|ECONNRESET/.test(details)) {
+  if (
+    /HTTP\/1|Protocol error|Received HTTP status code|unexpected HTTP status|Parse Error|Trailers-Only|content-type/i.test(details) &&
+    !/ECONNREFUSED|ECONNRESET/.test(details)
+  ) {
     return make('protocol', code, 'response', false, GRPC_TO_HTTP_HINT, error);
   }
   if (CLIENT_CERT_REQUIRED.test(details)) {
@@ -135,23 +170,60 @@ function classifyGrpc(error: unknown, status: number, details: string): Fault {
   // grpc-js reports a dead HTTP/2 session (a stalled connection it gave up on, a GOAWAY, a reset) as INTERNAL or
   // CANCELLED with these details: the connection broke, the collector did not reject the batch.
   if (/RST_STREAM|Session closed|GOAWAY|Connection dropped|ECONNRESET|EPIPE/i.test(details)) {
-    return make('connection-reset', code, 'unknown', true, 'the connection to the collector broke (HTTP/2 session closed or reset); the batch is retried and may arrive twice', error);
+    return make(
+      'connection-reset',
+      code,
+      'unknown',
+      true,
+      'the connection to the collector broke (HTTP/2 session closed or reset); the batch is retried and may arrive twice',
+      error,
+    );
   }
   if (status === 14) {
     if (/ECONNREFUSED|No connection established|connect/i.test(details)) {
-      return make('connection-refused', code, 'connect', true, 'the collector is not accepting connections (down or restarting); batches wait in the queue and are retried', error);
+      return make(
+        'connection-refused',
+        code,
+        'connect',
+        true,
+        'the collector is not accepting connections (down or restarting); batches wait in the queue and are retried',
+        error,
+      );
     }
     // An UNAVAILABLE the collector sent itself (overloaded, shutting down) may carry its pushback.
     const pushbackMs = grpcPushbackMs(error);
-    return make('connection-reset', code, 'unknown', true, 'the connection to the collector dropped (restart, proxy idle timeout); the batch is retried and may arrive twice', error, pushbackMs === undefined ? {} : { retryAfterMs: pushbackMs });
+    return make(
+      'connection-reset',
+      code,
+      'unknown',
+      true,
+      'the connection to the collector dropped (restart, proxy idle timeout); the batch is retried and may arrive twice',
+      error,
+      pushbackMs === undefined ? {} : { retryAfterMs: pushbackMs },
+    );
   }
   if (status === 4) {
-    return make('timeout', code, 'unknown', true, 'the collector did not answer before the gRPC deadline: raise timeoutMillis or lower the batch size', error);
+    return make(
+      'timeout',
+      code,
+      'unknown',
+      true,
+      'the collector did not answer before the gRPC deadline: raise timeoutMillis or lower the batch size',
+      error,
+    );
   }
   const transient = GRPC_TRANSIENT.has(status);
   // The collector's pushback (RetryInfo, with RESOURCE_EXHAUSTED) sets the next delay, as Retry-After does for HTTP.
   const retryAfterMs = transient ? grpcPushbackMs(error) : undefined;
-  return make(transient ? 'unknown' : 'http-status', code, 'response', transient, grpcHint(status), error, retryAfterMs === undefined ? {} : { retryAfterMs });
+  return make(
+    transient ? 'unknown' : 'http-status',
+    code,
+    'response',
+    transient,
+    grpcHint(status),
+    error,
+    retryAfterMs === undefined ? {} : { retryAfterMs },
+  );
 }
 
 /** RetryInfo's delay from a grpc-js ServiceError's trailers (`metadata.get('grpc-status-details-bin')`). */
@@ -183,7 +255,8 @@ function grpcHint(status: number): string {
 }
 
 function httpStatusHint(status: number): string {
-  if (status === 401 || status === 403) return 'the collector refused the credentials: check the authorization / api-key headers (OTEL_EXPORTER_OTLP_HEADERS; Aspire: x-otlp-api-key)';
+  if (status === 401 || status === 403)
+    return 'the collector refused the credentials: check the authorization / api-key headers (OTEL_EXPORTER_OTLP_HEADERS; Aspire: x-otlp-api-key)';
   if (status === 404) return 'no OTLP receiver at this path: a base endpoint gets /v1/traces (etc.) appended, a per-signal endpoint is used as-is';
   if (status === 413) return 'the batch is too large for the collector: lower maxExportBatchSize or enable compression';
   if (status === 415) return "the collector does not accept this encoding: use 'http/protobuf' or 'http/json' as the collector supports";

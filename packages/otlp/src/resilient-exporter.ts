@@ -14,11 +14,7 @@ import {
   type RetryPolicy,
 } from '@holdfast/core';
 import { measureBatch } from './batch-size.js';
-import type {
-  DropReason,
-  ResilientExporterEvents,
-  ResilientExporterStats,
-} from './delivery-events.js';
+import type { DropReason, ResilientExporterEvents, ResilientExporterStats } from './delivery-events.js';
 import { DiskSpool, type SpoolCodec } from './disk-spool.js';
 import { exportOnce } from './export-attempt.js';
 import type { BatchExporter, BatchOf, MetricSelectorsOf } from './exporter-shape.js';
@@ -113,7 +109,10 @@ export class ResilientExporter<Batch> {
         "resilientExporter: option 'spoolDir' needs an exporter that can encode its batches: one made by createTraceExporter, createMetricExporter or createLogExporter (any protocol), got a wrapped exporter",
       );
     }
-    this.#spool = this.#options.spoolDir === undefined || this.#codec === undefined ? undefined : new DiskSpool(this.#options.spoolDir, this.#codec.kind, this.#options.maxSpoolBytes);
+    this.#spool =
+      this.#options.spoolDir === undefined || this.#codec === undefined
+        ? undefined
+        : new DiskSpool(this.#options.spoolDir, this.#codec.kind, this.#options.maxSpoolBytes);
     this.name = this.#options.name;
     this.#queue = new OutboundQueue<QueuedBatch<Batch>>({
       name: this.name,
@@ -139,7 +138,12 @@ export class ResilientExporter<Batch> {
     if (this.#options.breaker !== undefined) {
       const breaker = createBreaker(this.#options.breaker);
       breaker.on('state-change', ({ to }) => {
-        this.#events.emit('breaker', { event: 'breaker', name: this.name, state: to, ...(this.#lastFault === undefined ? {} : { fault: this.#lastFault }) });
+        this.#events.emit('breaker', {
+          event: 'breaker',
+          name: this.name,
+          state: to,
+          ...(this.#lastFault === undefined ? {} : { fault: this.#lastFault }),
+        });
         this.#log(`circuit ${to}`);
       });
       this.#breaker = breaker;
@@ -151,7 +155,15 @@ export class ResilientExporter<Batch> {
   #restoreSpool(): void {
     if (this.#spool === undefined) return;
     for (const { file, items, encoded } of this.#spool.restore()) {
-      const entry: QueuedBatch<Batch> = { batch: undefined, encoded, spoolFile: file, items, bytes: encoded.byteLength, queuedAt: Date.now(), lastFault: undefined };
+      const entry: QueuedBatch<Batch> = {
+        batch: undefined,
+        encoded,
+        spoolFile: file,
+        items,
+        bytes: encoded.byteLength,
+        queuedAt: Date.now(),
+        lastFault: undefined,
+      };
       this.#spoolRestored += items;
       this.#queuedItems += items;
       this.#queue.push(entry);
@@ -176,7 +188,10 @@ export class ResilientExporter<Batch> {
     const deadline = Date.now() + this.#options.flushTimeoutMs;
     await this.#whenIdle(this.#options.flushTimeoutMs);
     // The wrapped exporter's forceFlush() waits for its requests in flight: not past our deadline.
-    await settle(call(() => this.#inner.forceFlush?.()), deadline - Date.now());
+    await settle(
+      call(() => this.#inner.forceFlush?.()),
+      deadline - Date.now(),
+    );
   }
 
   /**
@@ -285,32 +300,32 @@ export class ResilientExporter<Batch> {
   }
 
   #deliverOnce(entry: QueuedBatch<Batch>, onAttempt: (attempt: number) => void): Promise<void> {
-      return this.#policy.execute(
-        async ({ attempt }) => {
-          onAttempt(attempt);
-          if (attempt > 1) this.#beforeRetry(entry, attempt);
-          entry.lastFault = undefined;
-          try {
-            await (this.#breaker === undefined ? this.#attempt(entry) : this.#breaker.execute(() => this.#attempt(entry)));
-          } catch (error) {
-            // The breaker's fail-fast is already a Fault (circuit-open, with the wait until the next probe).
-            if (error instanceof HoldfastError && error.fault.kind === 'circuit-open') {
-              entry.lastFault = error.fault;
-              throw error;
-            }
-            const fault = classifyExportError(error, this.#faultContext);
-            entry.lastFault = fault;
-            this.#lastFault = fault;
-            if (!fault.transient) this.#reportOnce(fault);
-            throw new OtlpExportError(`${fault.code} (${fault.kind}): ${fault.message}. ${fault.hint}`, fault, { cause: error });
+    return this.#policy.execute(
+      async ({ attempt }) => {
+        onAttempt(attempt);
+        if (attempt > 1) this.#beforeRetry(entry, attempt);
+        entry.lastFault = undefined;
+        try {
+          await (this.#breaker === undefined ? this.#attempt(entry) : this.#breaker.execute(() => this.#attempt(entry)));
+        } catch (error) {
+          // The breaker's fail-fast is already a Fault (circuit-open, with the wait until the next probe).
+          if (error instanceof HoldfastError && error.fault.kind === 'circuit-open') {
+            entry.lastFault = error.fault;
+            throw error;
           }
-        },
-        {
-          signal: this.#closing.signal,
-          deadline: entry.queuedAt + this.#options.maxBatchAgeMs,
-          shouldRetry: () => entry.lastFault?.transient !== false,
-        },
-      );
+          const fault = classifyExportError(error, this.#faultContext);
+          entry.lastFault = fault;
+          this.#lastFault = fault;
+          if (!fault.transient) this.#reportOnce(fault);
+          throw new OtlpExportError(`${fault.code} (${fault.kind}): ${fault.message}. ${fault.hint}`, fault, { cause: error });
+        }
+      },
+      {
+        signal: this.#closing.signal,
+        deadline: entry.queuedAt + this.#options.maxBatchAgeMs,
+        shouldRetry: () => entry.lastFault?.transient !== false,
+      },
+    );
   }
 
   #attempt(entry: QueuedBatch<Batch>): Promise<void> {
@@ -345,7 +360,9 @@ export class ResilientExporter<Batch> {
     const fault = entry.lastFault ?? this.#lastFault;
     if (fault !== undefined) {
       this.#events.emit('retry', { event: 'retry', name: this.name, attempt, items: entry.items, fault, possibleDuplicate });
-      this.#log(`retry attempt ${attempt} of ${entry.items} items after ${fault.code} (${fault.kind}, ${fault.phase} phase)${possibleDuplicate ? ', may duplicate' : ''}`);
+      this.#log(
+        `retry attempt ${attempt} of ${entry.items} items after ${fault.code} (${fault.kind}, ${fault.phase} phase)${possibleDuplicate ? ', may duplicate' : ''}`,
+      );
     }
   }
 

@@ -81,7 +81,6 @@ function check(option: string, value: unknown, ok: boolean, accepted: string): v
 const isInt = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isInteger(value) && value >= min;
 const isMs = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isFinite(value) && value >= min;
 
-
 export function resolveOptions(options: ResilientExporterOptions | undefined): ResolvedOptions {
   check('options', options, options === undefined || (typeof options === 'object' && (options as unknown) !== null), 'an object');
   const o = options ?? {};
@@ -111,10 +110,20 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
   check('maxBatchAgeMs', maxBatchAgeMs, isMs(maxBatchAgeMs, 1), 'a finite number >= 1');
   check('schedule', schedule, typeof (schedule as Partial<Schedule> | null)?.next === 'function', 'a Schedule (for example exponential())');
   check('budget', budget, budget === false || budget instanceof RetryBudget, 'a RetryBudget or false');
-  check('breaker', breaker, breaker === false || (typeof breaker === 'object' && (breaker as unknown) !== null), 'breaker options (an object) or false');
+  check(
+    'breaker',
+    breaker,
+    breaker === false || (typeof breaker === 'object' && (breaker as unknown) !== null),
+    'breaker options (an object) or false',
+  );
   check('flushTimeoutMs', flushTimeoutMs, isMs(flushTimeoutMs, 0), 'a finite number >= 0');
   check('shutdownTimeoutMs', shutdownTimeoutMs, isMs(shutdownTimeoutMs, 0), 'a finite number >= 0');
-  check('spoolDir', spoolDir, spoolDir === undefined || (typeof spoolDir === 'string' && spoolDir.length > 0), 'a directory path (a non-empty string)');
+  check(
+    'spoolDir',
+    spoolDir,
+    spoolDir === undefined || (typeof spoolDir === 'string' && spoolDir.length > 0),
+    'a directory path (a non-empty string)',
+  );
   check('maxSpoolBytes', maxSpoolBytes, isMs(maxSpoolBytes, 1), 'a finite number >= 1');
   check('debug', debug, typeof debug === 'boolean' || typeof debug === 'function', 'a boolean or a function receiving lines');
   const log = typeof debug === 'function' ? debug : debug ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;

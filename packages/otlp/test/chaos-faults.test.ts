@@ -70,7 +70,9 @@ describe('faults between the exporter and the collector (chaos proxy)', () => {
     for (const protocol of scenario.protocols) {
       it(`${protocol}: ${scenario.title}`, async () => {
         suite.collector.spans.clear();
-        const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
+        const proxy = await createChaosProxy({
+          upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort },
+        });
         const exporter = createTraceExporter({
           protocol,
           endpoint: proxy.url('http'),

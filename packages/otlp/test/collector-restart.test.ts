@@ -34,7 +34,9 @@ describe('a collector restart (down 5 s) while the app produces 2 000 spans/s', 
       const duplicates = expectEverySpanDelivered(app.ids, spans, stats);
       expect(faults.uncaught).toEqual([]);
       expect(faults.unhandled).toEqual([]);
-      console.log(`${protocol}: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}`);
+      console.log(
+        `${protocol}: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}`,
+      );
     }, 40_000);
   }
 });

@@ -26,7 +26,15 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       suite.collector.spans.clear();
       const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
       await proxy.disable();
-      const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBatches: 3, concurrency: 1, overflow, breaker: false, shutdownTimeoutMs: 10_000 });
+      const exporter = createTraceExporter({
+        ...fast,
+        endpoint: proxy.url('http'),
+        maxQueueBatches: 3,
+        concurrency: 1,
+        overflow,
+        breaker: false,
+        shutdownTimeoutMs: 10_000,
+      });
       const drops: DropEvent[] = [];
       exporter.on('drop', (event) => void drops.push(event));
       const app = tracerWith(exporter, { scheduledDelayMillis: 10_000 });
@@ -64,7 +72,15 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: suite.collector.httpPort } });
     await proxy.disable();
     // The estimate for these spans (no attributes or events) is 200 bytes each: 20 000 per batch of 100.
-    const exporter = createTraceExporter({ ...fast, endpoint: proxy.url('http'), maxQueueBytes: 45_000, concurrency: 1, breaker: false, maxBatchAgeMs: 400, shutdownTimeoutMs: 10_000 });
+    const exporter = createTraceExporter({
+      ...fast,
+      endpoint: proxy.url('http'),
+      maxQueueBytes: 45_000,
+      concurrency: 1,
+      breaker: false,
+      maxBatchAgeMs: 400,
+      shutdownTimeoutMs: 10_000,
+    });
     const drops: DropEvent[] = [];
     exporter.on('drop', (event) => void drops.push(event));
     const app = tracerWith(exporter, { scheduledDelayMillis: 10_000 });
@@ -142,9 +158,18 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
   // gRPC: the call in flight is cancelled at the deadline and the channel closed (the handle check at the end).
   for (const protocol of ['http/protobuf', 'grpc'] as const) {
     it(`${protocol}: forceFlush() and shutdown() keep their deadlines while the collector stalls; what shutdown() could not deliver is dropped with events`, async () => {
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
+      const proxy = await createChaosProxy({
+        upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort },
+      });
       proxy.addToxic({ type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
-      const exporter = createTraceExporter({ ...fast, protocol, endpoint: proxy.url('http'), timeoutMillis: 30_000, flushTimeoutMs: 200, shutdownTimeoutMs: 300 });
+      const exporter = createTraceExporter({
+        ...fast,
+        protocol,
+        endpoint: proxy.url('http'),
+        timeoutMillis: 30_000,
+        flushTimeoutMs: 200,
+        shutdownTimeoutMs: 300,
+      });
       const drops: DropEvent[] = [];
       exporter.on('drop', (event) => void drops.push(event));
       const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
@@ -208,7 +233,9 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     expect(mine.map((m) => m.event)).toContain('delivered');
     expect(lines.some((line) => line.startsWith("holdfast otlp 'debug-test': retry attempt 2"))).toBe(true);
     expect(lines.join('\n')).not.toContain(secret);
-    expect(JSON.stringify(mine, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${String(value.cause)}` : value))).not.toContain(secret);
+    expect(
+      JSON.stringify(mine, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${String(value.cause)}` : value)),
+    ).not.toContain(secret);
   });
 
   it("OTEL_LOG_LEVEL=debug in the factories' env turns the debug log on (stderr)", async () => {
@@ -220,7 +247,13 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       return true;
     });
     try {
-      const exporter = createTraceExporter({ ...fast, env: { OTEL_LOG_LEVEL: 'debug' }, endpoint: proxy.url('http'), name: 'env-debug', shutdownTimeoutMs: 100 });
+      const exporter = createTraceExporter({
+        ...fast,
+        env: { OTEL_LOG_LEVEL: 'debug' },
+        endpoint: proxy.url('http'),
+        name: 'env-debug',
+        shutdownTimeoutMs: 100,
+      });
       const retried = new Promise<void>((resolve) => exporter.on('retry', () => resolve()));
       const app = tracerWith(exporter, { scheduledDelayMillis: 20 });
       app.emit(10);
@@ -236,8 +269,12 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
 
   it('refuses a wrong option at construction, naming the option, what it accepts and the value', () => {
     const inner = new ProtoTraceExporter({ url: `${suite.collector.httpUrl}/v1/traces` });
-    expect(() => resilientExporter(inner, { maxQueueBatches: 0 })).toThrow("resilientExporter: option 'maxQueueBatches' must be an integer >= 1, got 0");
-    expect(() => resilientExporter(inner, { overflow: 'drop-random' as never })).toThrow(/option 'overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/);
+    expect(() => resilientExporter(inner, { maxQueueBatches: 0 })).toThrow(
+      "resilientExporter: option 'maxQueueBatches' must be an integer >= 1, got 0",
+    );
+    expect(() => resilientExporter(inner, { overflow: 'drop-random' as never })).toThrow(
+      /option 'overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/,
+    );
     expect(() => resilientExporter(inner, { concurrency: 100 })).toThrow(/option 'concurrency' must be an integer from 1 to 64, got 100/);
     expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(/option 'budget' must be a RetryBudget or false/);
     expect(() => resilientExporter({} as never)).toThrow(TypeError);

@@ -44,7 +44,14 @@ describe('disk spool (spoolDir)', () => {
       collector.spans.clear();
       const portOf = (p: string) => (p === 'grpc' ? collector.grpcPort : collector.httpPort);
       const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: portOf(protocol) } });
-      const options = { protocol, endpoint: proxy.url('http'), env: {}, spoolDir, timeoutMillis: 500, schedule: exponential({ initialMs: 50, maxMs: 200 }) };
+      const options = {
+        protocol,
+        endpoint: proxy.url('http'),
+        env: {},
+        spoolDir,
+        timeoutMillis: 500,
+        schedule: exponential({ initialMs: 50, maxMs: 200 }),
+      };
       await proxy.disable();
 
       const before = createTraceExporter({ ...options, shutdownTimeoutMs: 500 });
@@ -79,7 +86,9 @@ describe('disk spool (spoolDir)', () => {
 
   it('refuses spoolDir for an exporter that cannot encode its batches, naming the option', () => {
     const plain = new GrpcTraceExporter({ url: collector.grpcUrl });
-    expect(() => resilientExporter(plain, { spoolDir })).toThrow(/option 'spoolDir' needs an exporter that can encode its batches.*got a wrapped exporter/);
+    expect(() => resilientExporter(plain, { spoolDir })).toThrow(
+      /option 'spoolDir' needs an exporter that can encode its batches.*got a wrapped exporter/,
+    );
     expect(() => createTraceExporter({ env: {}, spoolDir: '' })).toThrow(/option 'spoolDir' must be a directory path/);
   });
 

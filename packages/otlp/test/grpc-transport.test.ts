@@ -18,7 +18,14 @@ describe('OTLP/gRPC transport of the factories', () => {
   const suite = collectorSuite();
   const { faults } = suite;
 
-  const options = { protocol: 'grpc' as const, env: {}, timeoutMillis: 2_000, schedule: exponential({ initialMs: 20, maxMs: 50 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
+  const options = {
+    protocol: 'grpc' as const,
+    env: {},
+    timeoutMillis: 2_000,
+    schedule: exponential({ initialMs: 20, maxMs: 50 }),
+    breaker: false as const,
+    shutdownTimeoutMs: 10_000,
+  };
 
   for (const [code, name] of [
     [status.UNAVAILABLE, 'UNAVAILABLE'],
@@ -42,7 +49,13 @@ describe('OTLP/gRPC transport of the factories', () => {
 
   it('RESOURCE_EXHAUSTED with RetryInfo of 1 s: retried no sooner than the collector asked, then every span arrives once', async () => {
     suite.collector.spans.clear();
-    const front = await startGrpcStatusFront(suite.collector.grpcPort, status.RESOURCE_EXHAUSTED, 1, 'slow down', retryInfoTrailer(status.RESOURCE_EXHAUSTED, 1));
+    const front = await startGrpcStatusFront(
+      suite.collector.grpcPort,
+      status.RESOURCE_EXHAUSTED,
+      1,
+      'slow down',
+      retryInfoTrailer(status.RESOURCE_EXHAUSTED, 1),
+    );
     const exporter = createTraceExporter({ ...options, endpoint: front.url });
     const { ids, retries } = await sendAndShutDown(exporter, 100);
     await front.close();
@@ -98,7 +111,13 @@ describe('OTLP/gRPC transport of the factories', () => {
   it('a collector restart (down 5 s) at 2 000 spans/s: every span arrives, duplicates stay within the reported possible duplicates', async () => {
     const { httpPort, grpcPort, spans } = suite.collector;
     spans.clear();
-    const exporter = createTraceExporter({ protocol: 'grpc', endpoint: suite.collector.grpcUrl, env: {}, timeoutMillis: 2_000, shutdownTimeoutMs: 15_000 });
+    const exporter = createTraceExporter({
+      protocol: 'grpc',
+      endpoint: suite.collector.grpcUrl,
+      env: {},
+      timeoutMillis: 2_000,
+      shutdownTimeoutMs: 15_000,
+    });
     const app = tracerWith(exporter);
 
     await app.produce(2_000, 500);
@@ -113,14 +132,22 @@ describe('OTLP/gRPC transport of the factories', () => {
     const stats = exporter.stats();
     expect(app.ids.length).toBeGreaterThan(10_000);
     const duplicates = expectEverySpanDelivered(app.ids, spans, stats);
-    console.log(`grpc factory: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}, all delivered ${caughtUpMs} ms after the restart`);
+    console.log(
+      `grpc factory: ${app.ids.length} spans, retried ${stats.retried}, possible duplicates ${stats.possibleDuplicates}, duplicates ${duplicates}, all delivered ${caughtUpMs} ms after the restart`,
+    );
   }, 40_000);
 
   it('a header name gRPC metadata cannot carry, and TLS material grpc-js cannot use, are refused at construction, naming the options, never quoting the PEM', () => {
     expect(() => createTraceExporter({ protocol: 'grpc', env: {}, headers: { 'api key': 'v' } })).toThrow(/option 'headers'.*got "api key"/);
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const endpoint = 'https://127.0.0.1:4317';
-    expect(() => createTraceExporter({ protocol: 'grpc', env: {}, endpoint, key: privateKey })).toThrow(/needs both 'cert' .* and 'key' .*, got only 'key'/);
+    expect(() => createTraceExporter({ protocol: 'grpc', env: {}, endpoint, key: privateKey })).toThrow(
+      /needs both 'cert' .* and 'key' .*, got only 'key'/,
+    );
     const badCert = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
     let message = '';
     try {

@@ -16,7 +16,13 @@ describe('OTLP/HTTP status answers from a real server', () => {
   const suite = collectorSuite();
   const { faults } = suite;
 
-  const options = { env: {}, timeoutMillis: 2_000, schedule: exponential({ initialMs: 20, maxMs: 50 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
+  const options = {
+    env: {},
+    timeoutMillis: 2_000,
+    schedule: exponential({ initialMs: 20, maxMs: 50 }),
+    breaker: false as const,
+    shutdownTimeoutMs: 10_000,
+  };
 
   for (const [status, headers] of [
     [503, { 'retry-after': '1' }],

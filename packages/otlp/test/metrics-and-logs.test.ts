@@ -22,11 +22,23 @@ describe('metrics and logs through a collector outage', () => {
 
   for (const protocol of ['http/protobuf', 'http/json', 'grpc'] as const) {
     it(`${protocol}: logs and metrics exported during the outage arrive once it is over`, async () => {
-      const proxy = await createChaosProxy({ upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort } });
-      const options = { protocol, endpoint: proxy.url('http'), env: {}, timeoutMillis: 1_000, schedule: exponential({ initialMs: 50, maxMs: 200 }), breaker: false as const, shutdownTimeoutMs: 10_000 };
+      const proxy = await createChaosProxy({
+        upstream: { host: '127.0.0.1', port: protocol === 'grpc' ? suite.collector.grpcPort : suite.collector.httpPort },
+      });
+      const options = {
+        protocol,
+        endpoint: proxy.url('http'),
+        env: {},
+        timeoutMillis: 1_000,
+        schedule: exponential({ initialMs: 50, maxMs: 200 }),
+        breaker: false as const,
+        shutdownTimeoutMs: 10_000,
+      };
       const metricExporter = createMetricExporter(options);
       const logExporter = createLogExporter(options);
-      const meters = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 100, exportTimeoutMillis: 100 })] });
+      const meters = new MeterProvider({
+        readers: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 100, exportTimeoutMillis: 100 })],
+      });
       const loggers = new LoggerProvider({ processors: [new BatchLogRecordProcessor({ exporter: logExporter, scheduledDelayMillis: 20 })] });
       const metricName = `orders.${protocol.replace('/', '_')}`;
       const counter = meters.getMeter('holdfast-otlp-test').createCounter(metricName);
@@ -53,7 +65,11 @@ describe('metrics and logs through a collector outage', () => {
 
       const logs = logExporter.stats();
       const metrics = metricExporter.stats();
-      if (process.env.DEBUG_OTLP_TEST) console.log(protocol, JSON.stringify({ logs, metrics, requests: suite.collector.metricNames.get(metricName), bodies: suite.collector.logBodies.size }));
+      if (process.env.DEBUG_OTLP_TEST)
+        console.log(
+          protocol,
+          JSON.stringify({ logs, metrics, requests: suite.collector.metricNames.get(metricName), bodies: suite.collector.logBodies.size }),
+        );
       expect(bodies.filter((body) => (suite.collector.logBodies.get(body) ?? 0) === 0)).toEqual([]);
       const logDuplicates = bodies.reduce((sum, body) => sum + (suite.collector.logBodies.get(body) ?? 1) - 1, 0);
       expect(logDuplicates).toBeLessThanOrEqual(logs.possibleDuplicates);

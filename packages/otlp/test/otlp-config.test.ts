@@ -38,7 +38,10 @@ describe('resolveOtlpConnection: the spec URL rules and OTEL_EXPORTER_OTLP_* var
     };
     expect(resolveOtlpConnection('traces', { env })).toMatchObject({ protocol: 'http/json', timeoutMillis: 1500, compression: 'gzip' });
     expect(resolveOtlpConnection('logs', { env })).toMatchObject({ protocol: 'grpc', timeoutMillis: 2500 });
-    expect(resolveOtlpConnection('traces', { env, protocol: 'http/protobuf', timeoutMillis: 700 })).toMatchObject({ protocol: 'http/protobuf', timeoutMillis: 700 });
+    expect(resolveOtlpConnection('traces', { env, protocol: 'http/protobuf', timeoutMillis: 700 })).toMatchObject({
+      protocol: 'http/protobuf',
+      timeoutMillis: 700,
+    });
   });
 
   it('reads headers as percent-encoded key=value pairs, per-signal ones and options on top', () => {
@@ -63,7 +66,9 @@ describe('resolveOtlpConnection: the spec URL rules and OTEL_EXPORTER_OTLP_* var
     expect(() => resolveOtlpConnection('traces', { env: {}, protocol: 'http' as never })).toThrow(
       "option 'protocol' must be 'grpc', 'http/protobuf' or 'http/json', got \"http\"",
     );
-    expect(() => resolveOtlpConnection('traces', { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/proto' } })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL must be/);
+    expect(() => resolveOtlpConnection('traces', { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/proto' } })).toThrow(
+      /OTEL_EXPORTER_OTLP_PROTOCOL must be/,
+    );
     expect(() => resolveOtlpConnection('traces', { env: { OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' } })).toThrow(
       'OTEL_EXPORTER_OTLP_TIMEOUT must be a number of milliseconds > 0, got "soon"',
     );

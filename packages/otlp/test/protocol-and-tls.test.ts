@@ -86,7 +86,11 @@ describe('protocol mismatch and TLS trust', () => {
 
     it(`${protocol} to the same collector with its CA in OTEL_EXPORTER_OTLP_CERTIFICATE: every span arrives once, verification on`, async () => {
       expect(process.env.NODE_TLS_REJECT_UNAUTHORIZED).not.toBe('0');
-      const exporterEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${port()}`, OTEL_EXPORTER_OTLP_CERTIFICATE: certs.caFile, OTEL_EXPORTER_OTLP_PROTOCOL: protocol };
+      const exporterEnv = {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${port()}`,
+        OTEL_EXPORTER_OTLP_CERTIFICATE: certs.caFile,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+      };
       collector.spans.clear();
       const { stats, misconfigured, received } = await run({ env: exporterEnv });
       expect(misconfigured).toEqual([]);
@@ -127,7 +131,14 @@ describe('protocol mismatch and TLS trust', () => {
   it('nothing escaped to the process, and nothing stays open once everything is closed', async () => {
     expect(faults.uncaught).toEqual([]);
     expect(faults.unhandled).toEqual([]);
-    await Promise.all([httpsFront.close(), grpcsFront.close(), mutualHttpsFront.close(), mutualGrpcsFront.close(), collector.close(), certs.remove()]);
+    await Promise.all([
+      httpsFront.close(),
+      grpcsFront.close(),
+      mutualHttpsFront.close(),
+      mutualGrpcsFront.close(),
+      collector.close(),
+      certs.remove(),
+    ]);
     expect(await settleHandles(baseline)).toEqual([]);
   });
 });

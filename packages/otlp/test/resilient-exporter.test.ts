@@ -24,9 +24,7 @@ describe('resilientExporter against a real collector', () => {
     it(`delivers every span exactly once over ${protocol}, and shutdown() leaves nothing open`, async () => {
       collector.spans.clear();
       const inner =
-        protocol === 'grpc'
-          ? new GrpcTraceExporter({ url: collector.grpcUrl })
-          : new ProtoTraceExporter({ url: `${collector.httpUrl}/v1/traces` });
+        protocol === 'grpc' ? new GrpcTraceExporter({ url: collector.grpcUrl }) : new ProtoTraceExporter({ url: `${collector.httpUrl}/v1/traces` });
       const exporter = resilientExporter(inner, { name: protocol });
       const app = tracerWith(exporter);
       // Batches of 500 with a turn of the event loop between them, as a service would produce (the SDK's own 2 048-span queue is not the subject here).
@@ -60,7 +58,12 @@ describe('resilientExporter against a real collector', () => {
         throw new Error('shutdown bug');
       },
     };
-    const exporter = resilientExporter(hostile as never, { name: 'hostile', schedule: exponential({ initialMs: 10, maxMs: 20 }), breaker: false, budget: false });
+    const exporter = resilientExporter(hostile as never, {
+      name: 'hostile',
+      schedule: exponential({ initialMs: 10, maxMs: 20 }),
+      breaker: false,
+      budget: false,
+    });
     const results: number[] = [];
     for (let i = 0; i < 3; i++) {
       exporter.export([{ name: `span ${i}` }] as never, (result) => void results.push(result.code));

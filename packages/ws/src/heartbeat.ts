@@ -37,11 +37,7 @@ export class Heartbeat {
   // Set by any frame from the peer: a pong stuck behind a long message must not kill a busy connection.
   #heard = false;
 
-  constructor(
-    socket: WebSocket,
-    options: HeartbeatOptions,
-    hooks: HeartbeatHooks,
-  ) {
+  constructor(socket: WebSocket, options: HeartbeatOptions, hooks: HeartbeatHooks) {
     this.#socket = socket;
     this.#intervalMs = options.intervalMs;
     this.#timeoutMs = options.timeoutMs;

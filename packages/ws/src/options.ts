@@ -64,7 +64,6 @@ export interface ReconnectingWebSocketOptions {
   readonly random?: () => number;
 }
 
-
 /**
  * Core's `defaultReconnectSchedule`, which this package's herd benchmark and
  * test measure: full jitter over 2 s for the first five attempts, then x1.5
@@ -170,18 +169,33 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
   let resolvedQueue: Required<SendQueueOptions> | false = false;
   if (queue !== false) {
     const { maxMessages = DEFAULT_QUEUE.maxMessages, maxBytes = DEFAULT_QUEUE.maxBytes, overflow = DEFAULT_QUEUE.overflow } = queue;
-    check('queue.maxMessages', maxMessages, (Number.isInteger(maxMessages) && maxMessages >= 1) || maxMessages === Infinity, 'an integer >= 1 or Infinity');
-    check('queue.maxBytes', maxBytes, (isPositive(maxBytes) || maxBytes === Infinity), 'a number > 0 or Infinity');
+    check(
+      'queue.maxMessages',
+      maxMessages,
+      (Number.isInteger(maxMessages) && maxMessages >= 1) || maxMessages === Infinity,
+      'an integer >= 1 or Infinity',
+    );
+    check('queue.maxBytes', maxBytes, isPositive(maxBytes) || maxBytes === Infinity, 'a number > 0 or Infinity');
     check('queue.overflow', overflow, ['reject', 'drop-oldest', 'drop-newest'].includes(overflow), "'reject', 'drop-oldest' or 'drop-newest'");
     const isDefault = maxMessages === DEFAULT_QUEUE.maxMessages && maxBytes === DEFAULT_QUEUE.maxBytes && overflow === DEFAULT_QUEUE.overflow;
     resolvedQueue = isDefault ? DEFAULT_QUEUE : { maxMessages, maxBytes, overflow };
   }
   check('highWaterMarkBytes', highWaterMarkBytes, isPositive(highWaterMarkBytes) || highWaterMarkBytes === Infinity, 'a number > 0 or Infinity');
   check('onOpen', onOpen, onOpen === undefined || typeof onOpen === 'function', 'a function');
-  check('schedule', schedule, isObject(schedule) && typeof (schedule as Partial<Schedule>).next === 'function', 'a Schedule (exponential(), constant()…)');
+  check(
+    'schedule',
+    schedule,
+    isObject(schedule) && typeof (schedule as Partial<Schedule>).next === 'function',
+    'a Schedule (exponential(), constant()…)',
+  );
   check('minUptimeMs', minUptimeMs, typeof minUptimeMs === 'number' && Number.isFinite(minUptimeMs) && minUptimeMs >= 0, 'a finite number >= 0');
   check('maxAttempts', maxAttempts, (Number.isInteger(maxAttempts) && maxAttempts >= 1) || maxAttempts === Infinity, 'an integer >= 1 or Infinity');
-  check('connectTimeoutMs', connectTimeoutMs, (isPositive(connectTimeoutMs) && connectTimeoutMs <= 2_147_483_647) || connectTimeoutMs === Infinity, 'a number > 0 or Infinity');
+  check(
+    'connectTimeoutMs',
+    connectTimeoutMs,
+    (isPositive(connectTimeoutMs) && connectTimeoutMs <= 2_147_483_647) || connectTimeoutMs === Infinity,
+    'a number > 0 or Infinity',
+  );
   check('closeTimeoutMs', closeTimeoutMs, isPositive(closeTimeoutMs) && closeTimeoutMs <= 2_147_483_647, 'a number > 0');
   check('shouldReconnect', shouldReconnect, shouldReconnect === undefined || typeof shouldReconnect === 'function', 'a function');
   check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');

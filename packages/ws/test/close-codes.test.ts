@@ -23,8 +23,9 @@ async function closeWith(code: number, options: ConstructorParameters<typeof Rec
   const closes: CloseEvent[] = [];
   socket.on('close', (event) => closes.push(event));
   // 1005 is never sent: it is what the receiver reports for a close frame without a code.
-  for (const peer of server.clients) if (code === 1005) peer.close();
-  else peer.close(code, `bye ${code}`);
+  for (const peer of server.clients)
+    if (code === 1005) peer.close();
+    else peer.close(code, `bye ${code}`);
   const event = await disconnect;
   // Long enough for several reconnects at 10 ms if the policy allowed them.
   await new Promise((resolve) => setTimeout(resolve, 100));

@@ -148,7 +148,9 @@ describe('ReconnectingWebSocket against a real server', () => {
     expect(() => new ReconnectingWebSocket(server.url, { queue: { overflow: 'lose' as never } })).toThrow(
       `option 'queue.overflow' must be 'reject', 'drop-oldest' or 'drop-newest', got "lose"`,
     );
-    expect(() => new ReconnectingWebSocket(server.url, { maxAttempts: 0 })).toThrow("option 'maxAttempts' must be an integer >= 1 or Infinity, got 0");
+    expect(() => new ReconnectingWebSocket(server.url, { maxAttempts: 0 })).toThrow(
+      "option 'maxAttempts' must be an integer >= 1 or Infinity, got 0",
+    );
     expect(() => new ReconnectingWebSocket(server.url, { onOpen: 'x' as never })).toThrow("option 'onOpen' must be a function");
   });
 });

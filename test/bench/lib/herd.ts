@@ -31,11 +31,25 @@ export function herdFigures(accepted: readonly number[], arrivals: readonly numb
 
 /** Table columns for `herdRows`, with the clients' event named (`connects`, `opens`). */
 export function herdHeader(arrival: string): string[] {
-  return ['client', 'back (worst round)', 'accepts', 'most accepts in 100 ms', `most ${arrival} in 100 ms`, 'worst round', `last ${arrival.replace(/s$/, '')} ms`, 'worst round'];
+  return [
+    'client',
+    'back (worst round)',
+    'accepts',
+    'most accepts in 100 ms',
+    `most ${arrival} in 100 ms`,
+    'worst round',
+    `last ${arrival.replace(/s$/, '')} ms`,
+    'worst round',
+  ];
 }
 
 /** One row per contender: medians over its rounds, the worst round beside. */
-export function herdRows(results: Readonly<Record<string, readonly HerdRound[]>>, names: readonly string[], clients: number, waitMs: number): string[][] {
+export function herdRows(
+  results: Readonly<Record<string, readonly HerdRound[]>>,
+  names: readonly string[],
+  clients: number,
+  waitMs: number,
+): string[][] {
   const share = (n: number): string => `${fmt(n)} (${fmt((100 * n) / clients, 1)} %)`;
   return names.map((name) => {
     const of = (field: keyof HerdRound): number[] => results[name]!.map((round) => round[field]);

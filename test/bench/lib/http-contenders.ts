@@ -30,7 +30,9 @@ export function contenders(): Contender[] {
     {
       name: 'undici, no retry (baseline)',
       send: (url, method, id) =>
-        settle(request(url, { dispatcher: bare, method, headers: { 'x-request-id': id }, body: method === 'POST' ? id : null }).then((r) => r.body.text())),
+        settle(
+          request(url, { dispatcher: bare, method, headers: { 'x-request-id': id }, body: method === 'POST' ? id : null }).then((r) => r.body.text()),
+        ),
       close: () => bare.close(),
     },
     {
@@ -56,7 +58,8 @@ export function contenders(): Contender[] {
     },
     {
       name: 'axios + axios-retry',
-      send: (url, method, id) => settle(axiosInstance.request({ url, method, headers: { 'x-request-id': id }, data: method === 'POST' ? id : undefined })),
+      send: (url, method, id) =>
+        settle(axiosInstance.request({ url, method, headers: { 'x-request-id': id }, data: method === 'POST' ? id : undefined })),
       close: () => Promise.resolve(),
     },
     {

@@ -12,7 +12,8 @@ const require = createRequire(new URL('../../../packages/ws/package.json', impor
 export const WebSocket = require('ws') as WsModule;
 const PeerReconnecting = require('reconnecting-websocket') as new (url: string, protocols?: unknown, options?: object) => PeerSocket;
 // partysocket's CommonJS build puts its ReconnectingWebSocket class on `WebSocket.default`.
-const PartySocket = (require('partysocket') as { WebSocket: { default: new (url: string, protocols?: unknown, options?: object) => PeerSocket } }).WebSocket.default;
+const PartySocket = (require('partysocket') as { WebSocket: { default: new (url: string, protocols?: unknown, options?: object) => PeerSocket } })
+  .WebSocket.default;
 
 /** The part of ws used here (its types live with packages/ws). */
 export interface WsSocket {

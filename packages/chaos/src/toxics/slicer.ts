@@ -15,13 +15,12 @@ export function createSlicerStage(toxic: SlicerToxic, out: StageOutlet, env: Sta
   const queue = new TimedQueue();
   const { average_size: average, size_variation: variation, delay } = toxic.attributes;
   const gapMs = delay / 1000;
-  const sliceSize = (): number =>
-    Math.max(1, average + (variation > 0 ? Math.floor(env.random() * (2 * variation + 1)) - variation : 0));
+  const sliceSize = (): number => Math.max(1, average + (variation > 0 ? Math.floor(env.random() * (2 * variation + 1)) - variation : 0));
   return {
     toxic,
     push(chunk: Buffer) {
       let at = Math.max(performance.now(), queue.lastDue);
-      for (let offset = 0; offset < chunk.length; ) {
+      for (let offset = 0; offset < chunk.length;) {
         const slice = chunk.subarray(offset, offset + sliceSize());
         offset += slice.length;
         queue.schedule(at, () => out.push(slice));

@@ -209,7 +209,8 @@ function classifyObject(root: object, context: FaultContext | undefined): Fault 
     // The common case, a lone error: no walk, no allocation but the Fault.
     if (found !== undefined) return faultFrom(found, messageOf(root) ?? '', context);
     const code = readProp(root, 'code');
-    const unknown = typeof code === 'string' && code.length > 0 ? withCode(UNKNOWN, code) : typeof code === 'number' ? withCode(UNKNOWN, String(code)) : UNKNOWN;
+    const unknown =
+      typeof code === 'string' && code.length > 0 ? withCode(UNKNOWN, code) : typeof code === 'number' ? withCode(UNKNOWN, String(code)) : UNKNOWN;
     return faultFrom(unknown, messageOf(root) ?? '', context);
   }
   const walk = new Walk();

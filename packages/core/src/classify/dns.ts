@@ -29,7 +29,10 @@ export const DNS_RULES: RuleTable = ruleTable({
   EAI_NODATA: dns(false, 'the name exists but has no address records; add an A/AAAA record or use another name'),
   ENODATA: dns(false, 'the name exists but has no record of the requested type; add the record or query another type'),
   ETIMEOUT: dns(true, RESOLVER_DOWN_HINT),
-  ESERVFAIL: dns(true, 'the DNS server failed to answer for this name (its upstream is down or DNSSEC failed); retry with backoff, check the DNS server'),
+  ESERVFAIL: dns(
+    true,
+    'the DNS server failed to answer for this name (its upstream is down or DNSSEC failed); retry with backoff, check the DNS server',
+  ),
   EREFUSED: dns(false, 'the DNS server refused the query (it does not serve this client or this zone); point the resolver at a DNS server that does'),
   EBADRESP: dns(true, 'the DNS server sent a malformed answer; retry, and check the DNS server or what sits between'),
   EBADNAME: dns(false, 'the hostname is not a valid DNS name; fix the hostname'),

@@ -12,9 +12,27 @@ const timeout = (phase: 'connect' | 'request' | 'response' | 'unknown', hint: st
   rule('ETIMEDOUT', { kind: 'timeout', phase, transient: true, hint });
 
 const EVENT_TIMEOUTS: ReadonlyMap<string, Rule> = new Map([
-  ['lookup', timeout('connect', 'the DNS lookup did not finish within timeout.lookup (a slow or unreachable resolver); check the resolver, retry with backoff')],
-  ['connect', timeout('connect', 'the TCP connection was not set up within timeout.connect (host down or a firewall dropping packets); check the address, retry with backoff')],
-  ['secureConnect', timeout('connect', 'the TLS handshake did not finish within timeout.secureConnect (an overloaded server, or the port does not speak TLS); retry with backoff')],
+  [
+    'lookup',
+    timeout(
+      'connect',
+      'the DNS lookup did not finish within timeout.lookup (a slow or unreachable resolver); check the resolver, retry with backoff',
+    ),
+  ],
+  [
+    'connect',
+    timeout(
+      'connect',
+      'the TCP connection was not set up within timeout.connect (host down or a firewall dropping packets); check the address, retry with backoff',
+    ),
+  ],
+  [
+    'secureConnect',
+    timeout(
+      'connect',
+      'the TLS handshake did not finish within timeout.secureConnect (an overloaded server, or the port does not speak TLS); retry with backoff',
+    ),
+  ],
   ['socket', timeout('unknown', 'the socket was idle for longer than timeout.socket; raise it for slow endpoints, retry if safe')],
   ['send', timeout('request', 'the request was not fully sent within timeout.send (a slow upload or a stalled server); retry if safe')],
   ['response', timeout('request', 'the request was sent but no response arrived within timeout.response (a slow or stuck server); retry if safe')],

@@ -27,23 +27,124 @@ const COMMIT_UNKNOWN_HINT =
   'the transaction commit outcome is unknown (the connection broke during commit); retry commitTransaction, which is safe, rather than the whole transaction';
 
 const BY_NAME: ReadonlyMap<string, Spec> = new Map<string, Spec>([
-  ['MongoNetworkTimeoutError', { kind: 'timeout', phase: 'unknown', transient: true, hint: 'a MongoDB connection timed out (socketTimeoutMS/connectTimeoutMS; a slow server or a network drop); retry with backoff' }],
-  ['MongoNetworkError', { kind: 'closed', phase: 'unknown', transient: true, rank: RANK_GENERIC, hint: 'the connection to MongoDB broke (server restart, failover or network drop); retry with backoff, the driver reconnects' }],
-  ['MongoServerSelectionError', { kind: 'timeout', phase: 'connect', transient: true, rank: RANK_WRAPPER, hint: 'no suitable MongoDB server was found within serverSelectionTimeoutMS (server down, wrong host/port or replicaSet name, or a firewall); check the URI and reachability' }],
+  [
+    'MongoNetworkTimeoutError',
+    {
+      kind: 'timeout',
+      phase: 'unknown',
+      transient: true,
+      hint: 'a MongoDB connection timed out (socketTimeoutMS/connectTimeoutMS; a slow server or a network drop); retry with backoff',
+    },
+  ],
+  [
+    'MongoNetworkError',
+    {
+      kind: 'closed',
+      phase: 'unknown',
+      transient: true,
+      rank: RANK_GENERIC,
+      hint: 'the connection to MongoDB broke (server restart, failover or network drop); retry with backoff, the driver reconnects',
+    },
+  ],
+  [
+    'MongoServerSelectionError',
+    {
+      kind: 'timeout',
+      phase: 'connect',
+      transient: true,
+      rank: RANK_WRAPPER,
+      hint: 'no suitable MongoDB server was found within serverSelectionTimeoutMS (server down, wrong host/port or replicaSet name, or a firewall); check the URI and reachability',
+    },
+  ],
   ['MongoServerClosedError', { kind: 'closed', phase: 'connect', transient: true, hint: SHUTDOWN_HINT }],
-  ['MongoTopologyClosedError', { kind: 'closed', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoClient was closed by the application; do not use it after close(), or connect a new one' }],
-  ['MongoNotConnectedError', { kind: 'closed', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoClient is not connected; call connect() first' }],
-  ['MongoClientClosedError', { kind: 'closed', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoClient was closed by the application; do not use it after close(), or connect a new one' }],
-  ['MongoOperationTimeoutError', { kind: 'timeout', phase: 'unknown', transient: false, hint: "the operation's timeoutMS passed (the caller's deadline); raise timeoutMS or make the operation faster, retrying under the same deadline cannot help" }],
-  ['MongoParseError', { kind: 'unknown', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoDB connection string is invalid; fix the URI' }],
-  ['MongoMissingCredentialsError', { kind: 'unknown', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'MongoDB credentials are missing for the chosen auth mechanism; add them to the URI or options' }],
+  [
+    'MongoTopologyClosedError',
+    {
+      kind: 'closed',
+      phase: 'connect',
+      transient: false,
+      rank: RANK_GENERIC,
+      hint: 'the MongoClient was closed by the application; do not use it after close(), or connect a new one',
+    },
+  ],
+  [
+    'MongoNotConnectedError',
+    { kind: 'closed', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoClient is not connected; call connect() first' },
+  ],
+  [
+    'MongoClientClosedError',
+    {
+      kind: 'closed',
+      phase: 'connect',
+      transient: false,
+      rank: RANK_GENERIC,
+      hint: 'the MongoClient was closed by the application; do not use it after close(), or connect a new one',
+    },
+  ],
+  [
+    'MongoOperationTimeoutError',
+    {
+      kind: 'timeout',
+      phase: 'unknown',
+      transient: false,
+      hint: "the operation's timeoutMS passed (the caller's deadline); raise timeoutMS or make the operation faster, retrying under the same deadline cannot help",
+    },
+  ],
+  [
+    'MongoParseError',
+    { kind: 'unknown', phase: 'connect', transient: false, rank: RANK_GENERIC, hint: 'the MongoDB connection string is invalid; fix the URI' },
+  ],
+  [
+    'MongoMissingCredentialsError',
+    {
+      kind: 'unknown',
+      phase: 'connect',
+      transient: false,
+      rank: RANK_GENERIC,
+      hint: 'MongoDB credentials are missing for the chosen auth mechanism; add them to the URI or options',
+    },
+  ],
 ]);
 
 const BY_SERVER_CODE: ReadonlyMap<number, readonly [string, Spec]> = new Map<number, readonly [string, Spec]>([
-  [6, ['HostUnreachable', { kind: 'network-unreachable', phase: 'unknown', transient: true, hint: 'a MongoDB server could not reach another member; retry with backoff, check the cluster network' }]],
-  [7, ['HostNotFound', { kind: 'dns', phase: 'unknown', transient: true, hint: 'a MongoDB server could not resolve another member; retry with backoff, check the cluster DNS' }]],
-  [89, ['NetworkTimeout', { kind: 'timeout', phase: 'unknown', transient: true, hint: 'a network timeout inside the MongoDB cluster; retry with backoff' }]],
-  [9001, ['SocketException', { kind: 'connection-reset', phase: 'unknown', transient: true, hint: 'a socket failed inside the MongoDB cluster; retry with backoff' }]],
+  [
+    6,
+    [
+      'HostUnreachable',
+      {
+        kind: 'network-unreachable',
+        phase: 'unknown',
+        transient: true,
+        hint: 'a MongoDB server could not reach another member; retry with backoff, check the cluster network',
+      },
+    ],
+  ],
+  [
+    7,
+    [
+      'HostNotFound',
+      {
+        kind: 'dns',
+        phase: 'unknown',
+        transient: true,
+        hint: 'a MongoDB server could not resolve another member; retry with backoff, check the cluster DNS',
+      },
+    ],
+  ],
+  [
+    89,
+    [
+      'NetworkTimeout',
+      { kind: 'timeout', phase: 'unknown', transient: true, hint: 'a network timeout inside the MongoDB cluster; retry with backoff' },
+    ],
+  ],
+  [
+    9001,
+    [
+      'SocketException',
+      { kind: 'connection-reset', phase: 'unknown', transient: true, hint: 'a socket failed inside the MongoDB cluster; retry with backoff' },
+    ],
+  ],
   [91, ['ShutdownInProgress', { kind: 'closed', phase: 'unknown', transient: true, hint: SHUTDOWN_HINT }]],
   [11600, ['InterruptedAtShutdown', { kind: 'closed', phase: 'unknown', transient: true, hint: SHUTDOWN_HINT }]],
   [189, ['PrimarySteppedDown', { kind: 'closed', phase: 'unknown', transient: true, hint: ELECTION_HINT }]],
@@ -52,17 +153,101 @@ const BY_SERVER_CODE: ReadonlyMap<number, readonly [string, Spec]> = new Map<num
   [13435, ['NotPrimaryNoSecondaryOk', { kind: 'connection-refused', phase: 'connect', transient: true, hint: ELECTION_HINT }]],
   [13436, ['NotPrimaryOrSecondary', { kind: 'connection-refused', phase: 'connect', transient: true, hint: ELECTION_HINT }]],
   [10058, ['LegacyNotPrimary', { kind: 'connection-refused', phase: 'connect', transient: true, hint: ELECTION_HINT }]],
-  [262, ['ExceededTimeLimit', { kind: 'timeout', phase: 'unknown', transient: true, hint: 'the MongoDB server ran out of time for this operation under load; retry with backoff' }]],
-  [134, ['ReadConcernMajorityNotAvailableYet', { kind: 'unknown', phase: 'unknown', transient: true, hint: 'the replica set cannot serve majority reads yet (starting up); retry with backoff' }]],
-  [50, ['MaxTimeMSExpired', { kind: 'timeout', phase: 'unknown', transient: false, hint: 'the operation exceeded its maxTimeMS (a slow query); add an index or raise maxTimeMS' }]],
-  [64, ['WriteConcernTimeout', { kind: 'timeout', phase: 'unknown', transient: false, hint: 'the write was applied on the primary but not replicated within wtimeout; check replication lag before writing again' }]],
-  [18, ['AuthenticationFailed', { kind: 'unknown', phase: 'connect', transient: false, hint: 'MongoDB authentication failed; check the user, password and authSource' }]],
-  [13, ['Unauthorized', { kind: 'unknown', phase: 'unknown', transient: false, hint: 'the MongoDB user lacks the privilege for this operation; grant the role or use another user' }]],
-  [11000, ['DuplicateKey', { kind: 'unknown', phase: 'unknown', transient: false, hint: 'a unique index rejected the write (after a retry this can mean the earlier attempt was applied); check before writing again' }]],
+  [
+    262,
+    [
+      'ExceededTimeLimit',
+      {
+        kind: 'timeout',
+        phase: 'unknown',
+        transient: true,
+        hint: 'the MongoDB server ran out of time for this operation under load; retry with backoff',
+      },
+    ],
+  ],
+  [
+    134,
+    [
+      'ReadConcernMajorityNotAvailableYet',
+      {
+        kind: 'unknown',
+        phase: 'unknown',
+        transient: true,
+        hint: 'the replica set cannot serve majority reads yet (starting up); retry with backoff',
+      },
+    ],
+  ],
+  [
+    50,
+    [
+      'MaxTimeMSExpired',
+      {
+        kind: 'timeout',
+        phase: 'unknown',
+        transient: false,
+        hint: 'the operation exceeded its maxTimeMS (a slow query); add an index or raise maxTimeMS',
+      },
+    ],
+  ],
+  [
+    64,
+    [
+      'WriteConcernTimeout',
+      {
+        kind: 'timeout',
+        phase: 'unknown',
+        transient: false,
+        hint: 'the write was applied on the primary but not replicated within wtimeout; check replication lag before writing again',
+      },
+    ],
+  ],
+  [
+    18,
+    [
+      'AuthenticationFailed',
+      { kind: 'unknown', phase: 'connect', transient: false, hint: 'MongoDB authentication failed; check the user, password and authSource' },
+    ],
+  ],
+  [
+    13,
+    [
+      'Unauthorized',
+      {
+        kind: 'unknown',
+        phase: 'unknown',
+        transient: false,
+        hint: 'the MongoDB user lacks the privilege for this operation; grant the role or use another user',
+      },
+    ],
+  ],
+  [
+    11000,
+    [
+      'DuplicateKey',
+      {
+        kind: 'unknown',
+        phase: 'unknown',
+        transient: false,
+        hint: 'a unique index rejected the write (after a retry this can mean the earlier attempt was applied); check before writing again',
+      },
+    ],
+  ],
 ]);
 
-const OTHER_SERVER_ERROR: Spec = { kind: 'unknown', phase: 'unknown', transient: false, rank: RANK_GENERIC, hint: "the MongoDB server rejected the operation; see codeName and the server's message" };
-const OTHER_DRIVER_ERROR: Spec = { kind: 'unknown', phase: 'unknown', transient: false, rank: RANK_GENERIC, hint: 'the MongoDB driver rejected the operation; see its message' };
+const OTHER_SERVER_ERROR: Spec = {
+  kind: 'unknown',
+  phase: 'unknown',
+  transient: false,
+  rank: RANK_GENERIC,
+  hint: "the MongoDB server rejected the operation; see codeName and the server's message",
+};
+const OTHER_DRIVER_ERROR: Spec = {
+  kind: 'unknown',
+  phase: 'unknown',
+  transient: false,
+  rank: RANK_GENERIC,
+  hint: 'the MongoDB driver rejected the operation; see its message',
+};
 
 const TRANSIENT_LABELS: ReadonlySet<string> = new Set([
   'RetryableWriteError',

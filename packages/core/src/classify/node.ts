@@ -13,7 +13,7 @@ const HANG_UP_HINT =
 const RESPONSE_CUT_HINT =
   'the connection broke while the response was arriving (server crash, restart or proxy timeout); retry idempotent requests or resume from the bytes already received';
 const TIMEOUT_HINT =
-  'the peer did not answer in time (overloaded, a firewall dropping packets, or the host is down); retry with backoff and check the timeout against the peer\'s real latency';
+  "the peer did not answer in time (overloaded, a firewall dropping packets, or the host is down); retry with backoff and check the timeout against the peer's real latency";
 
 const RESET = rule('ECONNRESET', { kind: 'connection-reset', phase: 'unknown', transient: true, hint: RESET_HINT });
 const RESET_CONNECTING = rule('ECONNRESET', {
@@ -56,7 +56,7 @@ export const NODE_RULES: RuleTable = ruleTable({
     kind: 'broken-pipe',
     phase: 'request',
     transient: true,
-    hint: 'the peer closed the connection while the request was being written (a restart, or it rejected the request early); retry if safe, and keep the client\'s keep-alive timeout below the server\'s',
+    hint: "the peer closed the connection while the request was being written (a restart, or it rejected the request early); retry if safe, and keep the client's keep-alive timeout below the server's",
   },
   ECONNABORTED: {
     kind: 'connection-reset',

@@ -11,10 +11,8 @@ const TLS_TO_PLAIN_HINT =
   'a TLS client reached a plain-text port (https:// to an http:// server, or the wrong port); use http:// or the port that serves TLS';
 const HTTP1_TO_HTTP2_HINT =
   'an HTTP/1.1 request reached an HTTP/2-only port (h2c or gRPC); use an HTTP/2 client (undici allowH2, http2.connect) or enable HTTP/1 on the server';
-const PLAIN_TO_TLS_HINT =
-  'a plain-text request reached a TLS port (http:// to an https:// server); use https:// or the plain-text port';
-const NOT_HTTP_HINT =
-  'the peer did not answer with HTTP/1.x (wrong port, another protocol, or a broken proxy); check the port and the scheme';
+const PLAIN_TO_TLS_HINT = 'a plain-text request reached a TLS port (http:// to an https:// server); use https:// or the plain-text port';
+const NOT_HTTP_HINT = 'the peer did not answer with HTTP/1.x (wrong port, another protocol, or a broken proxy); check the port and the scheme';
 
 const protocol = (hint: string) => ({ kind: 'protocol', phase: 'connect', transient: false, hint }) as const;
 
@@ -34,7 +32,14 @@ export function sniffProtocol(bytes: readonly number[] | undefined): Sniffed {
   // TLS record header: content type alert (21) or handshake (22), then major version 3.
   if ((bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03) return 'tls';
   // HTTP/2 server preface: a SETTINGS (4) or GOAWAY (7) frame on stream 0.
-  if (bytes.length >= 9 && (bytes[3] === 0x04 || bytes[3] === 0x07) && bytes[5] === 0 && bytes[6] === 0 && bytes[7] === 0 && ((bytes[8] ?? 0) & 0x7f) === 0) {
+  if (
+    bytes.length >= 9 &&
+    (bytes[3] === 0x04 || bytes[3] === 0x07) &&
+    bytes[5] === 0 &&
+    bytes[6] === 0 &&
+    bytes[7] === 0 &&
+    ((bytes[8] ?? 0) & 0x7f) === 0
+  ) {
     return 'http2';
   }
   return 'other';

@@ -21,7 +21,10 @@ const closed = (transient: boolean, hint: string): CloseSpec => ({ kind: 'closed
 const protocol = (hint: string): CloseSpec => ({ kind: 'protocol', phase: 'unknown', transient: false, hint });
 
 const CLOSE_CODES: ReadonlyMap<number, CloseSpec> = new Map([
-  [1000, closed(false, 'the peer closed the connection normally, ending the session on purpose; reconnect only if the application wants a new session')],
+  [
+    1000,
+    closed(false, 'the peer closed the connection normally, ending the session on purpose; reconnect only if the application wants a new session'),
+  ],
   [1001, closed(true, 'the peer is going away (a server shutting down or restarting); reconnect with backoff')],
   [1002, protocol('the peer closed on a WebSocket protocol error (a broken client, server or proxy); fix the implementation')],
   [1003, protocol('the peer cannot accept this type of data (text vs binary); send a type it accepts')],
@@ -36,14 +39,28 @@ const CLOSE_CODES: ReadonlyMap<number, CloseSpec> = new Map([
     },
   ],
   [1007, protocol('the peer received data inconsistent with the message type (invalid UTF-8 in text); fix the data sent')],
-  [1008, closed(false, 'the peer closed for a policy violation (often failed authentication or a forbidden origin); fix the credentials or the request, reconnecting will not help')],
+  [
+    1008,
+    closed(
+      false,
+      'the peer closed for a policy violation (often failed authentication or a forbidden origin); fix the credentials or the request, reconnecting will not help',
+    ),
+  ],
   [1009, protocol(MAX_PAYLOAD_HINT)],
   [1010, protocol('the server did not negotiate an extension the client requires; change the client extensions')],
   [1011, closed(true, 'the server hit an internal error; reconnect with backoff, and check the server logs')],
   [1012, closed(true, 'the server is restarting; reconnect with backoff')],
   [1013, closed(true, 'the server is overloaded and asked to try again later; reconnect with backoff')],
   [1014, closed(true, 'a gateway got an invalid answer from the server behind it; reconnect with backoff')],
-  [1015, { kind: 'tls', phase: 'connect', transient: false, hint: 'the TLS handshake failed; check the certificate and trust the right CA with the `ca` option' }],
+  [
+    1015,
+    {
+      kind: 'tls',
+      phase: 'connect',
+      transient: false,
+      hint: 'the TLS handshake failed; check the certificate and trust the right CA with the `ca` option',
+    },
+  ],
 ]);
 const REGISTERED = closed(false, 'a close code registered by a library or framework (3000-3999); see that library for its meaning');
 const APPLICATION = closed(false, "an application-defined close code (4000-4999); whether to reconnect is the server application's protocol");

@@ -31,7 +31,15 @@ export async function startGrpcStatusFront(
   const arrivals: number[] = [];
   let calls = 0;
   const service: grpc.ServiceDefinition = {
-    export: { path: TRACE_EXPORT, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+    export: {
+      path: TRACE_EXPORT,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
   };
   server.addService(service, {
     export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -42,8 +50,14 @@ export async function startGrpcStatusFront(
         callback({ code: status, details, ...(trailers === undefined ? {} : { metadata: trailers }) });
         return;
       }
-      upstream.makeUnaryRequest(TRACE_EXPORT, identity, identity, call.request, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (error, response) =>
-        error === null ? callback(null, response) : callback(error),
+      upstream.makeUnaryRequest(
+        TRACE_EXPORT,
+        identity,
+        identity,
+        call.request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5_000 },
+        (error, response) => (error === null ? callback(null, response) : callback(error)),
       );
     },
   });

@@ -18,7 +18,12 @@ export interface StatusFront {
   close(): Promise<void>;
 }
 
-export async function startStatusFront(collectorPort: number, status: number, count: number, headers: Record<string, string> = {}): Promise<StatusFront> {
+export async function startStatusFront(
+  collectorPort: number,
+  status: number,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<StatusFront> {
   const requests: number[] = [];
   const encodings: string[] = [];
   const server = http.createServer((req, res) => {
