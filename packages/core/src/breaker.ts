@@ -3,7 +3,7 @@ import { classify } from './classify/index.js';
 import { BreakerOpenError, HoldfastError } from './errors.js';
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { formatValue } from './schedule.js';
+import { formatValue } from './options.js';
 
 /**
  * A circuit breaker: after too many failures in a rolling window it opens and

@@ -1,6 +1,6 @@
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { formatValue } from './schedule.js';
+import { formatValue } from './options.js';
 
 /**
  * A token bucket shared by every caller of one client, so that an outage

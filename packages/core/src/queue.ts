@@ -1,6 +1,6 @@
 import { HoldfastError } from './errors.js';
 import { TypedEvents, type Listener } from './events.js';
-import { formatValue } from './schedule.js';
+import { formatValue } from './options.js';
 
 /**
  * What is sent while a connection is down waits here, bounded by count and

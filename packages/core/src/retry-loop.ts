@@ -15,9 +15,10 @@ import type {
   RetryOptions,
   RetryPolicyOptions,
 } from './retry-options.js';
-import { MAX_TIMER_MS } from './retry-options.js';
+import { MAX_TIMER_MS } from './options.js';
 import { retryVerdict } from './safety.js';
-import { defaultRetrySchedule, formatValue, type Schedule } from './schedule.js';
+import { formatValue } from './options.js';
+import { defaultRetrySchedule, type Schedule } from './schedule.js';
 
 /**
  * The retry loop shared by `retry()` and `RetryPolicy`. A call starts bare:

@@ -2,7 +2,8 @@ import { RetryBudget } from './budget.js';
 import type { GiveUpReason } from './errors.js';
 import type { Listener } from './events.js';
 import type { Fault, FaultContext } from './fault.js';
-import { formatValue, type Schedule } from './schedule.js';
+import { MAX_TIMER_MS, formatValue } from './options.js';
+import type { Schedule } from './schedule.js';
 
 /** What an attempt is told. The first attempt of a call without timers gets a shared frozen object. */
 export interface AttemptInfo {
@@ -111,9 +112,6 @@ export interface RetryOptions extends RetryPolicyOptions, RetryCallOptions {
   readonly onGiveUp?: Listener<GiveUpEvent>;
   readonly onBudgetExhausted?: Listener<RetryBudgetRefusedEvent>;
 }
-
-// setTimeout fires at once for anything longer (Node clamps it to 1 ms with a warning).
-export const MAX_TIMER_MS = 2_147_483_647;
 
 type Check = (value: unknown) => boolean;
 

@@ -1,4 +1,5 @@
 import type { Fault } from './fault.js';
+import { formatValue } from './options.js';
 
 /**
  * Backoff schedules are plain immutable values: `next()` reads a context and
@@ -39,14 +40,6 @@ export interface ExponentialOptions {
 
 function check(name: string, option: string, value: unknown, ok: boolean, accepted: string): void {
   if (!ok) throw new RangeError(`${name}: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
-
-/** Formats a rejected option value for an error message without leaking big objects. */
-export function formatValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (typeof value === 'function') return 'a function';
-  return Array.isArray(value) ? 'an array' : typeof value;
 }
 
 const isNonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { classify } from './classify/index.js';
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { defaultReconnectSchedule, formatValue, type Schedule } from './schedule.js';
+import { formatValue } from './options.js';
+import { defaultReconnectSchedule, type Schedule } from './schedule.js';
 
 /**
  * The reconnect state machine behind every long-lived connection (net, ws,
