@@ -36,7 +36,7 @@ export interface CheckOptionsSettings {
  * a `RangeError` for a value out of range. `undefined` values are skipped
  * (the default applies). Returns the options, typed.
  */
-export function checkOptions<T extends object>(where: string, options: unknown, rules: OptionRules, settings?: CheckOptionsSettings): T {
+export function checkOptions<T extends object>(where: string, options: T | undefined, rules: OptionRules, settings?: CheckOptionsSettings): T {
   const problem = optionsProblem(where, options, rules, settings);
   if (problem !== undefined) throw problem;
   return (options ?? {}) as T;
@@ -133,10 +133,10 @@ export const rule = {
   function(shape = 'a function'): OptionRule {
     return { test: (v) => typeof v === 'function', accepted: shape === 'a function' ? shape : `a function ${shape}` };
   },
-  oneOf<const V extends readonly (string | number | boolean)[]>(values: V): OptionRule {
+  oneOf(values: readonly (string | number | boolean)[]): OptionRule {
     const words = values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v)));
     const accepted = words.length === 1 ? (words[0] as string) : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1] as string}`;
-    return { test: (v) => values.includes(v as V[number]), accepted };
+    return { test: (v) => values.includes(v as string), accepted };
   },
   /** A plain object (its own keys are checked by its own rules). */
   object(what = 'an object'): OptionRule {

@@ -50,7 +50,9 @@ describe('checkOptions', () => {
     expect(() => checkOptions('Thing', { maxItem: 3 }, { maxItems: rule.integer(1) }, { path: 'queue' })).toThrow(
       "Thing: unknown option 'queue.maxItem' (did you mean maxItems?)",
     );
-    expect(() => checkOptions('Thing', 5, {}, { path: 'queue' })).toThrow(new TypeError("Thing: option 'queue' must be an object, got 5"));
+    expect(() => checkOptions('Thing', 5 as unknown as object, {}, { path: 'queue' })).toThrow(
+      new TypeError("Thing: option 'queue' must be an object, got 5"),
+    );
   });
 
   it('rejects options that are not an object', () => {
