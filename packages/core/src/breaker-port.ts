@@ -9,6 +9,8 @@ export interface BreakerPort {
   state(): BreakerState;
   /** Closed, and not in the middle of a run of failures: a connection fault is worth an immediate retry. */
   alive(): boolean;
+  /** A call succeeded since the breaker was made or last opened: something answers there. */
+  answered(): boolean;
   /** Runs one attempt: refused (BreakerOpenError) while open, the probe while half-open. */
   attempt<T>(fn: () => Promise<T>): Promise<T>;
   /** An attempt run outside `attempt()` (the bare first attempt while closed) succeeded. */

@@ -223,6 +223,8 @@ export class CircuitBreaker {
   #refusedSinceOpen = 0;
   #probing = false;
   #inARow = 0;
+  // A call succeeded since the breaker was made or last opened.
+  #answered = false;
   // Until then a failure is recent: operations are reported to the window whatever their outcome.
   #watchUntil = 0;
   #successes = 0;
@@ -272,6 +274,7 @@ export class CircuitBreaker {
     ports.set(this, {
       state: () => this.#state,
       alive: () => this.#state === 'closed' && this.#inARow < Math.ceil(this.consecutiveFailures / 2),
+      answered: () => this.#answered,
       attempt: (fn) => this.#attempt(fn, false),
       succeeded: () => this.#attemptSucceeded(),
       failed: (error) => this.#attemptFailed(error),
@@ -395,6 +398,7 @@ export class CircuitBreaker {
       (value) => {
         this.#successes++;
         this.#inARow = 0;
+        this.#answered = true;
         this.#probing = false;
         if (!this.#closed) this.#opossum.close();
         return value;
@@ -435,6 +439,7 @@ export class CircuitBreaker {
   #attemptSucceeded(): void {
     this.#successes++;
     this.#inARow = 0;
+    this.#answered = true;
   }
 
   /** A failed call while closed: the run of failures grows, and opens the breaker at `consecutiveFailures`. */
@@ -511,6 +516,7 @@ export class CircuitBreaker {
   #onOpen(): void {
     this.#clearProbeTimer();
     this.#probing = false;
+    this.#answered = false;
     // A failed probe makes the next wait longer; an aborted one proved nothing and keeps it.
     if (this.#state === 'closed') this.#failedProbes = 0;
     else if (this.#probeAborted) this.#probeAborted = false;

@@ -288,13 +288,14 @@ function isConnectionFault(fault: Fault): boolean {
 
 /**
  * Whether an immediate retry is worth it: with a breaker, while it says the
- * peer is alive; without one nothing is known of the peer, so only the first
- * retry of a connection that broke before reaching it (the browsers' rule for
- * a dead keep-alive connection). A refusal without a breaker waits: nothing
- * listens there, and a millisecond will not change that.
+ * peer is alive (and, for a refusal, once something answered there: a port
+ * nobody listens on will not listen a millisecond later); without one
+ * nothing is known of the peer, so only the first retry of a connection that
+ * broke before reaching it (the browsers' rule for a dead keep-alive
+ * connection).
  */
 function peerAlive(run: RetryRun<unknown>, fault: Fault): boolean {
-  if (run.port !== undefined) return run.port.alive();
+  if (run.port !== undefined) return run.port.alive() && (fault.kind !== 'connection-refused' || run.port.answered());
   return run.immediateUsed === 0 && (fault.phase === 'connect' || fault.phase === 'idle') && fault.kind !== 'connection-refused';
 }
 

@@ -175,6 +175,38 @@ describe('a flaky peer is not a dead one', () => {
   });
 });
 
+describe('a refusal earns an immediate retry only once something answered there', () => {
+  it('a port nobody listens on is retried on the schedule; after a success, a refusal is retried at once', async () => {
+    const server = await flakyServer(0);
+    const dispatcher = agent();
+    const { policy } = guards('refusals');
+    const refusedUrl = await new Promise<string>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(`http://127.0.0.1:${port}/`));
+      });
+    });
+    const retries: RetryEvent[] = [];
+    policy.on('retry', (event) => retries.push(event));
+    const failing = { attempts: 2, schedule: constant(1) } as const;
+    const refusedBreaker = new CircuitBreaker({ name: 'refused' });
+    cleanups.push(() => refusedBreaker.close());
+    const onlyRefused = new RetryPolicy({ ...failing, name: 'refused', breaker: refusedBreaker });
+    onlyRefused.on('retry', (event) => retries.push(event));
+    await onlyRefused.execute(get(refusedUrl, dispatcher)).catch(() => undefined);
+    expect(retries.map((e) => [e.fault.kind, e.immediate])).toEqual([['connection-refused', false]]);
+    retries.length = 0;
+    // The same policy's peer answered once, then refuses (a listener restarting): the refusal is worth a quick retry.
+    let calls = 0;
+    await policy
+      .execute(async (info) => (calls++ === 0 ? get(server.url, dispatcher)(info) : get(refusedUrl, dispatcher)(info)))
+      .then(() => policy.execute(get(refusedUrl, dispatcher)))
+      .catch(() => undefined);
+    expect(retries[0]).toMatchObject({ immediate: true, fault: { kind: 'connection-refused' } });
+  });
+});
+
 describe('the budget pays only for wasted retries', () => {
   it('without a breaker, a dead peer exhausts the budget while a flaky one never does', async () => {
     const flaky = await flakyServer(0.5, 11);

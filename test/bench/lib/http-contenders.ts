@@ -3,7 +3,7 @@
  * side, each with its documented defaults, behind one `send()`: it answers
  * `ok`, `unknown` (the client said the outcome is unknown) or `failed`.
  */
-import { OutcomeUnknownError, createHttpClient } from '../../../packages/http/src/index.js';
+import { OutcomeUnknownError, createHttpClient, type HttpClientOptions } from '../../../packages/http/src/index.js';
 import { Agent, RetryAgent, axios, axiosRetry, got, ky, pRetry, request } from './http-peers.js';
 
 export type Outcome = 'ok' | 'unknown' | 'failed';
@@ -38,7 +38,8 @@ function withFailureCounts(contender: Unnamed): Contender {
 }
 
 export function contenders(): Contender[] {
-  const holdfast = createHttpClient();
+  // HTTP_HOLDFAST_OPTIONS='{"breaker":{"consecutiveFailures":10}}' runs holdfast with other options (for decision records' curves).
+  const holdfast = createHttpClient(JSON.parse(process.env.HTTP_HOLDFAST_OPTIONS ?? '{}') as HttpClientOptions);
   const retryAgent = new RetryAgent(new Agent());
   const axiosInstance = axios.create();
   axiosRetry(axiosInstance);
