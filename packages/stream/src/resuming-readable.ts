@@ -53,6 +53,8 @@ export class ResumingReadable extends Readable {
   #waitingSince = 0;
   #stallTimer: NodeJS.Timeout | undefined;
   #lastProgressAt = 0;
+  /** Every byte is in; only the end is left to push. */
+  #complete = false;
 
   constructor(open: ResumableSource, settings: PipeSettings, events: TypedEvents<ResumablePipeEvents>) {
     super({ highWaterMark: settings.highWaterMark });
@@ -91,6 +93,7 @@ export class ResumingReadable extends Readable {
   }
 
   override _read(): void {
+    if (this.#complete) return;
     if (!this.#wanting) {
       this.#wanting = true;
       this.#waitingSince = performance.now();
@@ -119,6 +122,7 @@ export class ResumingReadable extends Readable {
     try {
       await retry((info) => this.#readToEnd(info), this.#retryOptions);
       if (this.destroyed) return;
+      this.#complete = true;
       this.#stopWatching();
       this.#emitProgress();
       this.push(null);
@@ -226,15 +230,21 @@ export class ResumingReadable extends Readable {
           opened.destroy();
           return;
         }
+        try {
+          unwatch = finished(opened, { writable: false }, (error) => {
+            if (error !== undefined && error !== null) settle(error);
+            else settle();
+          });
+        } catch (error) {
+          // Not a stream finished() can watch (a Readable look-alike); nothing of it was attached yet.
+          settle(new TypeError(`resumablePipeline: open() must return a Readable, got an object stream.finished() cannot watch`, { cause: error }));
+          return;
+        }
         source = opened;
         this.#source = opened;
         opened.on('data', onData);
         this.#sourcePaused = !this.#wanting;
         if (this.#sourcePaused) opened.pause();
-        unwatch = finished(opened, { writable: false }, (error) => {
-          if (error !== undefined && error !== null) settle(error);
-          else settle();
-        });
       };
 
       if (stopped.aborted) {
@@ -291,7 +301,7 @@ export class ResumingReadable extends Readable {
   /** One timer per pipe, not one per chunk: it wakes once per `stallTimeoutMs` and looks at how long the pipe has waited. */
   #armStallTimer(): void {
     const limitMs = this.#settings.stallTimeoutMs;
-    if (this.#stallTimer !== undefined || limitMs === Number.POSITIVE_INFINITY) return;
+    if (this.#stallTimer !== undefined || limitMs === Number.POSITIVE_INFINITY || this.#complete || this.destroyed) return;
     this.#stallTimer = setTimeout(this.#checkStall, limitMs);
     this.#stallTimer.unref();
   }

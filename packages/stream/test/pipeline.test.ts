@@ -284,6 +284,10 @@ describe('what a source must do', () => {
     const error = await resumablePipeline(() => 'nope' as never, new CollectSink()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toMatch(/must return a Readable or a promise of one, got string/);
+    const lookAlike = { on: () => lookAlike, pause: () => lookAlike, resume: () => lookAlike, destroy: () => lookAlike };
+    const notWatchable = await resumablePipeline(() => lookAlike as never, new CollectSink()).catch((e: unknown) => e);
+    expect(notWatchable).toBeInstanceOf(TypeError);
+    expect((notWatchable as Error).message).toMatch(/stream.finished\(\) cannot watch/);
   });
 
   it('the source must deliver bytes, not strings', async () => {
