@@ -1,0 +1,311 @@
+/**
+ * A download that survives its connection, against a server in another
+ * process:
+ *
+ * 1. Throughput without faults: holdfast's resumablePipeline over httpSource,
+ *    plain `stream.pipeline` over undici's `request()` body (the same
+ *    transport, nothing resumable), and undici's RetryAgent, in alternating
+ *    rounds. Goal: holdfast >= 0.95x plain.
+ * 2. Ten real resets (RST) spread over the entity: bytes the server wrote
+ *    twice (what was in flight at each reset, and nothing more, is the
+ *    goal), time against the same contender's fault-free run, and whether
+ *    the output is exact (sha256). Every contender reopens at once (holdfast
+ *    `schedule: constant(0)`, RetryAgent `minTimeout: 0`): the figures are the
+ *    mechanism's, not a backoff policy's.
+ * 3. The servers that must not be spliced, and a stall while a slow consumer
+ *    holds the pipe: what each contender does.
+ */
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constant } from '../../packages/core/src/index.js';
+import { httpSource } from '../../packages/http/src/index.js';
+import { resumablePipeline } from '../../packages/stream/src/index.js';
+import { startChildServer, type ChildServer } from './lib/child-server.js';
+import { collectGarbage } from './lib/gc.js';
+import { Agent, RetryAgent, request } from './lib/http-peers.js';
+import { rangeServerSource, type RangeServerStats } from './lib/range-server-process.js';
+import { fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+
+const MB = 1024 * 1024;
+
+/** Counts (and optionally hashes) what it is given; the destination of every download. */
+class Sink extends Writable {
+  bytes = 0;
+  readonly #hash: ReturnType<typeof createHash> | undefined;
+  #slowWrites: number;
+  readonly #slowMs: number;
+
+  constructor(hash: boolean, slow: { writes: number; ms: number } = { writes: 0, ms: 0 }) {
+    super({ highWaterMark: 64 * 1024 });
+    this.#hash = hash ? createHash('sha256') : undefined;
+    this.#slowWrites = slow.writes;
+    this.#slowMs = slow.ms;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.bytes += chunk.length;
+    this.#hash?.update(chunk);
+    if (this.#slowWrites-- > 0) setTimeout(callback, this.#slowMs);
+    else callback();
+  }
+
+  digest(): string {
+    return this.#hash?.digest('hex') ?? '';
+  }
+}
+
+type Download = (url: string, sink: Sink, timeoutMs: number) => Promise<void>;
+
+interface Contender {
+  readonly name: string;
+  readonly download: Download;
+  close(): Promise<void>;
+  /** Ends every connection and anything the contender still runs. */
+  destroy(): Promise<void>;
+}
+
+const PLAIN = 'stream.pipeline (plain undici)';
+const HOLDFAST = 'holdfast resumablePipeline';
+const UNDICI_RETRY = 'undici RetryAgent';
+
+/** One contender with an Agent of its own; `stallMs` is holdfast's stallTimeoutMs and the RetryAgent's bodyTimeout. */
+function contender(name: string, stallMs: number): Contender {
+  const agent = new Agent({ keepAliveTimeout: 30_000, ...(name === UNDICI_RETRY ? { bodyTimeout: stallMs } : {}) });
+  const lifecycle = { close: () => agent.close(), destroy: () => agent.destroy() };
+  if (name === HOLDFAST) {
+    return {
+      name,
+      download: (url, sink) =>
+        resumablePipeline(httpSource(url, { dispatcher: agent }), sink, { schedule: constant(0), attempts: 20, stallTimeoutMs: stallMs }),
+      ...lifecycle,
+    };
+  }
+  const dispatcher = name === UNDICI_RETRY ? new RetryAgent(agent, { maxRetries: 20, minTimeout: 0, maxTimeout: 0, timeoutFactor: 1 }) : agent;
+  return {
+    name,
+    download: async (url, sink) => {
+      const { body } = await request(url, { dispatcher });
+      await pipeline(body, sink);
+    },
+    ...lifecycle,
+  };
+}
+
+async function stats(server: ChildServer): Promise<RangeServerStats> {
+  return JSON.parse(await server.command('stats')) as RangeServerStats;
+}
+
+/** Runs one download; a download still running after `timeoutMs` counts as hung and its sink is destroyed. */
+async function attempt(
+  contender: Contender,
+  url: string,
+  sink: Sink,
+  timeoutMs: number,
+): Promise<{ ms: number; cpuMs: number; error?: unknown; hung: boolean }> {
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+  const outcome = await Promise.race([
+    contender.download(url, sink, timeoutMs).then(
+      () => 'ok' as const,
+      (error: unknown) => ({ error }),
+    ),
+    hung,
+  ]);
+  clearTimeout(timer);
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  if (outcome === 'hung') {
+    sink.destroy();
+    return { ms, cpuMs, hung: true };
+  }
+  return outcome === 'ok' ? { ms, cpuMs, hung: false } : { ms, cpuMs, hung: false, error: outcome.error };
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const detail = (error as { refusal?: string; code?: string }).refusal ?? (error as { code?: string }).code ?? error.name;
+  return `${detail}: ${error.message.slice(0, 70)}`;
+}
+
+export default async function (opts: BenchOptions): Promise<void> {
+  const size = opts.smoke ? 4 * MB : 200 * MB;
+  const rounds = opts.smoke ? 1 : Number(process.env.STREAM_BENCH_ROUNDS ?? 9);
+  const stallMs = opts.smoke ? 100 : 2_000;
+  const server = await startChildServer(rangeServerSource(size));
+  // Every download gets a path of its own (see the server's `path` command).
+  let runs = 0;
+  const nextUrl = async (label: string): Promise<string> => {
+    const path = `/${++runs}-${label.replace(/[^a-z]+/gi, '-')}`;
+    await server.command(`path ${path}`);
+    return `${server.url}${path}`;
+  };
+  const all = [PLAIN, HOLDFAST, UNDICI_RETRY].map((name) => contender(name, stallMs));
+  const [plain, holdfast, undiciRetry] = all as [Contender, Contender, Contender];
+
+  // 1. Throughput without faults.
+  const throughput = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  const ratios = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  const cpuPer100 = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  const cpuRatios = new Map<string, number[]>(all.map((c) => [c.name, []]));
+  for (const contender of all) await attempt(contender, await nextUrl(contender.name), new Sink(false), 60_000);
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? all : [...all].reverse();
+    const mbps = new Map<string, number>();
+    const cpu = new Map<string, number>();
+    for (const contender of order) {
+      collectGarbage();
+      const sink = new Sink(false);
+      const run = await attempt(contender, await nextUrl(contender.name), sink, 60_000);
+      if (run.error !== undefined || sink.bytes !== size) throw new Error(`${contender.name} failed without faults: ${describeError(run.error)}`);
+      mbps.set(contender.name, size / MB / (run.ms / 1000));
+      cpu.set(contender.name, (run.cpuMs * 100 * MB) / size);
+    }
+    for (const contender of all) {
+      throughput.get(contender.name)!.push(mbps.get(contender.name)!);
+      ratios.get(contender.name)!.push(mbps.get(contender.name)! / mbps.get(plain.name)!);
+      cpuPer100.get(contender.name)!.push(cpu.get(contender.name)!);
+      cpuRatios.get(contender.name)!.push(cpu.get(contender.name)! / cpu.get(plain.name)!);
+    }
+  }
+  console.log(`\nwithout faults: ${fmt(size / MB)} MB per download, ${rounds} alternating rounds, server in a child process`);
+  printTable(
+    ['contender', 'MB/s (median)', 'x plain (median of rounds)', 'middle half of the ratios', 'client CPU ms per 100 MB', 'CPU x plain'],
+    all.map((c) => [
+      c.name,
+      fmt(median(throughput.get(c.name)!)),
+      fmt(median(ratios.get(c.name)!), 3),
+      `${fmt(percentile(ratios.get(c.name)!, 25), 3)}-${fmt(percentile(ratios.get(c.name)!, 75), 3)}`,
+      fmt(median(cpuPer100.get(c.name)!)),
+      fmt(median(cpuRatios.get(c.name)!), 3),
+    ]),
+  );
+
+  // 2. Ten resets over the entity, at offsets spread evenly (each shifted by up to a fifth of a step).
+  const resets = opts.smoke ? 2 : 10;
+  const step = Math.floor(size / (resets + 1));
+  const offsets = (round: number): string =>
+    Array.from({ length: resets }, (_, i) => Math.floor(step * (i + 1) + ((((round + 1) * (i + 7) * 7919) % 400) / 1000 - 0.2) * step)).join(',');
+  const faultRows = new Map<
+    string,
+    { clean: number[]; faulty: number[]; wasted: number[]; requests: number[]; exact: boolean[]; errors: string[] }
+  >();
+  for (const c of [plain, holdfast, undiciRetry]) faultRows.set(c.name, { clean: [], faulty: [], wasted: [], requests: [], exact: [], errors: [] });
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? all : [...all].reverse();
+    for (const contender of order) {
+      const row = faultRows.get(contender.name)!;
+      collectGarbage();
+      const clean = new Sink(true);
+      const cleanRun = await attempt(contender, await nextUrl(contender.name), clean, 120_000);
+      row.clean.push(cleanRun.ms);
+      const expected = (await stats(server)).sha256a;
+      await server.command('clear');
+      const faultyUrl = await nextUrl(contender.name);
+      await server.command(`reset ${offsets(round)}`);
+      collectGarbage();
+      const sink = new Sink(true);
+      const run = await attempt(contender, faultyUrl, sink, 120_000);
+      const after = await stats(server);
+      await server.command('clear');
+      if (run.error !== undefined || run.hung) {
+        row.errors.push(run.hung ? 'hung' : describeError(run.error));
+        continue;
+      }
+      row.faulty.push(run.ms);
+      row.wasted.push(after.written - size);
+      row.requests.push(after.requests);
+      row.exact.push(sink.bytes === size && sink.digest() === expected);
+    }
+  }
+  console.log(`\n${resets} real resets (RST) over ${fmt(size / MB)} MB, ${rounds} rounds (medians); every contender reopens at once`);
+  printTable(
+    [
+      'contender',
+      'completed',
+      'exact (sha256)',
+      'requests',
+      'bytes served twice',
+      'x entity',
+      'time, faults',
+      'time, no faults',
+      'x no faults',
+      'failures',
+    ],
+    [...faultRows].map(([name, r]) => [
+      name,
+      `${r.faulty.length}/${rounds}`,
+      r.exact.length === 0 ? '-' : `${r.exact.filter(Boolean).length}/${r.exact.length}`,
+      r.requests.length === 0 ? '-' : fmt(median(r.requests)),
+      r.wasted.length === 0 ? '-' : `${fmt(median(r.wasted) / MB, 2)} MB`,
+      r.wasted.length === 0 ? '-' : fmt(median(r.wasted) / size, 4),
+      r.faulty.length === 0 ? '-' : `${fmt(median(r.faulty))} ms`,
+      `${fmt(median(r.clean))} ms`,
+      r.faulty.length === 0 ? '-' : fmt(median(r.faulty) / median(r.clean), 2),
+      r.errors.length === 0 ? '' : [...new Set(r.errors)].join('; '),
+    ]),
+  );
+
+  // 3. Servers that must not be spliced, and a stall behind a slow consumer.
+  const cut = Math.floor(size / 3) - (Math.floor(size / 3) % 4);
+  // The reset comes 100 ms after the bytes before it left, so the client surely holds part of the first version.
+  const scenarios: { name: string; mode: object; resets: string; slow?: { writes: number; ms: number } }[] = [
+    { name: 'content changes, new ETag', mode: { change: true, resetDelayMs: 100 }, resets: String(cut) },
+    { name: 'content changes, Last-Modified only', mode: { change: true, validator: 'lm', resetDelayMs: 100 }, resets: String(cut) },
+    { name: 'content changes, no validator', mode: { change: true, validator: 'none', resetDelayMs: 100 }, resets: String(cut) },
+    { name: 'server ignores Range (200)', mode: { ignoreRange: true, resetDelayMs: 100 }, resets: String(cut) },
+    {
+      name: `healthy server, the consumer holds the pipe for 2x the timeout (${stallMs} ms) three times`,
+      mode: {},
+      resets: '',
+      slow: { writes: 3, ms: 2 * stallMs },
+    },
+    {
+      name: `server silent mid-body while a slow consumer holds the pipe (timeout ${stallMs} ms)`,
+      mode: { stallAt: cut },
+      resets: '',
+      slow: { writes: 3, ms: 2 * stallMs },
+    },
+  ];
+  const hangAfterMs = opts.smoke ? 4 * stallMs + 2_000 : 5 * stallMs + 10_000;
+  const afterMs = opts.smoke ? 100 : 1_000;
+  const outcomes: string[][] = [];
+  for (const scenario of scenarios) {
+    const row = [scenario.name];
+    for (const name of [HOLDFAST, UNDICI_RETRY]) {
+      // A fresh contender per scenario, destroyed after it: whatever it leaves running must not reach the next one.
+      const fresh = contender(name, stallMs);
+      await server.command('clear');
+      const scenarioUrl = await nextUrl(`${name} ${scenario.name}`);
+      await server.command(`mode ${JSON.stringify(scenario.mode)}`);
+      if (scenario.resets !== '') await server.command(`reset ${scenario.resets}`);
+      const sink = new Sink(true, scenario.slow);
+      const run = await attempt(fresh, scenarioUrl, sink, hangAfterMs);
+      const after = await stats(server);
+      // Requests that still arrive once the caller has its answer.
+      await new Promise((resolve) => setTimeout(resolve, afterMs));
+      const later = (await stats(server)).requests - after.requests;
+      await fresh.destroy();
+      let outcome: string;
+      if (run.hung) outcome = `no error after ${fmt(hangAfterMs / 1000)} s (hung)`;
+      else if (run.error !== undefined) outcome = `refused: ${describeError(run.error)}`;
+      else {
+        const digest = sink.digest();
+        if (digest === after.sha256a && sink.bytes === size) outcome = `exact (${after.requests} requests)`;
+        else if (digest === after.sha256b && sink.bytes === size) outcome = `the new version, whole (${after.requests} requests)`;
+        else outcome = `SPLICED: ${fmt(sink.bytes)} bytes, neither version's sha256, no error`;
+      }
+      row.push(later > 0 ? `${outcome}; then ${fmt(later)} more requests in the next ${fmt(afterMs)} ms` : outcome);
+    }
+    outcomes.push(row);
+  }
+  await server.command('clear');
+  console.log(`\nwhat each does (${fmt(size / MB)} MB, one reset at a third of it)`);
+  printTable(['server', HOLDFAST, UNDICI_RETRY], outcomes);
+
+  for (const c of all) await c.close();
+  await server.close();
+}
