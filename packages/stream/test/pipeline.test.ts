@@ -136,7 +136,7 @@ describe('stream.pipeline semantics', () => {
             if (at >= stopAt) return;
           }
         })(),
-        { objectMode: false },
+        { objectMode: false, highWaterMark: 16 * 1024 },
       );
     };
     let consumed = 0;
