@@ -52,6 +52,7 @@ export class ResumingReadable extends Readable {
   /** Since when the pipe has been waiting for a byte from the current open. */
   #waitingSince = 0;
   #stallTimer: NodeJS.Timeout | undefined;
+  #stallVerdict: NodeJS.Immediate | undefined;
   #lastProgressAt = 0;
   /** Every byte is in; only the end is left to push. */
   #complete = false;
@@ -301,32 +302,63 @@ export class ResumingReadable extends Readable {
   /** One timer per pipe, not one per chunk: it wakes once per `stallTimeoutMs` and looks at how long the pipe has waited. */
   #armStallTimer(): void {
     const limitMs = this.#settings.stallTimeoutMs;
-    if (this.#stallTimer !== undefined || limitMs === Number.POSITIVE_INFINITY || this.#complete || this.destroyed) return;
+    if (
+      this.#stallTimer !== undefined ||
+      this.#stallVerdict !== undefined ||
+      limitMs === Number.POSITIVE_INFINITY ||
+      this.#complete ||
+      this.destroyed
+    ) {
+      return;
+    }
     this.#stallTimer = setTimeout(this.#checkStall, limitMs);
     this.#stallTimer.unref();
   }
 
   readonly #checkStall = (): void => {
     this.#stallTimer = undefined;
-    const segment = this.#segment;
-    // Not waiting (the pipe is full, or the loop sleeps): the next _read() or open arms the timer again.
-    if (!this.#wanting || segment === undefined) return;
+    const waitedMs = this.#waitedMs();
+    if (waitedMs === undefined) return;
     const limitMs = this.#settings.stallTimeoutMs;
-    const waitedMs = performance.now() - this.#waitingSince;
-    if (waitedMs >= limitMs) {
-      this.#stalls++;
-      segment.fail(
-        new SourceError('stalled', `no byte from the source for ${Math.round(waitedMs)} ms while the pipe waited (stallTimeoutMs ${limitMs})`),
-      );
+    if (waitedMs < limitMs) {
+      this.#stallTimer = setTimeout(this.#checkStall, Math.max(1, Math.ceil(limitMs - waitedMs)));
+      this.#stallTimer.unref();
       return;
     }
-    this.#stallTimer = setTimeout(this.#checkStall, Math.max(1, Math.ceil(limitMs - waitedMs)));
-    this.#stallTimer.unref();
+    // Timers run before I/O in a turn of the event loop: after the loop was busy (a long GC, a blocking
+    // task), a chunk may be waiting in the socket. Let this turn's I/O run, then decide.
+    this.#stallVerdict = setImmediate(this.#confirmStall);
+    this.#stallVerdict.unref();
   };
+
+  readonly #confirmStall = (): void => {
+    this.#stallVerdict = undefined;
+    const waitedMs = this.#waitedMs();
+    if (waitedMs === undefined) return;
+    const limitMs = this.#settings.stallTimeoutMs;
+    if (waitedMs < limitMs) {
+      this.#stallTimer = setTimeout(this.#checkStall, Math.max(1, Math.ceil(limitMs - waitedMs)));
+      this.#stallTimer.unref();
+      return;
+    }
+    this.#stalls++;
+    this.#segment?.fail(
+      new SourceError('stalled', `no byte from the source for ${Math.round(waitedMs)} ms while the pipe waited (stallTimeoutMs ${limitMs})`),
+    );
+  };
+
+  /** How long the pipe has waited for the open being read; undefined when it is not waiting (the pipe is full, or the loop sleeps). */
+  #waitedMs(): number | undefined {
+    // Not waiting: the next _read() or open arms the timer again.
+    if (!this.#wanting || this.#segment === undefined) return undefined;
+    return performance.now() - this.#waitingSince;
+  }
 
   #stopWatching(): void {
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
+    clearImmediate(this.#stallVerdict);
+    this.#stallVerdict = undefined;
   }
 }
 

@@ -7,6 +7,8 @@ import { constant } from '@holdfast/core';
 import { httpSource } from '@holdfast/http';
 import { SourceError, fileSource, resumablePipeline } from '@holdfast/stream';
 import { describe, expect, it } from 'vitest';
+import { startChildServer } from '../../../test/bench/lib/child-server.js';
+import { rangeServerSource, type RangeServerStats } from '../../../test/bench/lib/range-server-process.js';
 import { guardEachTest } from './support/guard.js';
 import { randomEntity, startRangeServer, type Entity } from './support/range-server.js';
 import { HashSink } from './support/sinks.js';
@@ -53,6 +55,30 @@ describe('stall detection counts only the time the pipe waits for the source', (
     expect(faults).toEqual(['HOLDFAST_STREAM_STALLED']);
     expect(pipe.stats()).toMatchObject({ stalls: 1, resumes: 1, opens: 2 });
     expect(sink.sha256).toBe(entity.sha256);
+  });
+
+  it('an event loop blocked for longer than stallTimeoutMs is not a stall when bytes are waiting in the socket', async () => {
+    // The server in a process of its own, so that it keeps sending while this one is blocked.
+    const server = resources.add(await startChildServer(rangeServerSource(8 * 1024 * 1024)));
+    const dispatcher = resources.add(new Agent());
+    const sink = new HashSink();
+    const pipe = resumablePipeline(httpSource(`${server.url}/file.bin`, { dispatcher }), sink, { stallTimeoutMs: 100, progressIntervalMs: 0 });
+    let blocked = false;
+    pipe.on('progress', (e) => {
+      if (blocked || e.bytes < 500_000) return;
+      blocked = true;
+      // A task of the application's holds the loop for 3x stallTimeoutMs (a long synchronous job, or a GC) while the
+      // server keeps sending; the next turn of the loop runs the pipe's due timer before it reads any socket.
+      setImmediate(() => {
+        const until = performance.now() + 300;
+        while (performance.now() < until);
+      });
+    });
+    await pipe;
+    const { sha256a } = JSON.parse(await server.command('stats')) as RangeServerStats;
+    expect(blocked).toBe(true);
+    expect(pipe.stats()).toMatchObject({ stalls: 0, opens: 1 });
+    expect(sink.sha256).toBe(sha256a);
   });
 
   it('a server that never answers the request: the open itself stalls, and is retried', async () => {
