@@ -162,6 +162,36 @@ const RULES: Record<keyof BreakerOptions, OptionRule> = {
   isFailure: rule.function('(fault) => boolean'),
 };
 
+/**
+ * Checks breaker options as `new CircuitBreaker()` does, without making one:
+ * for an object that takes them as a nested option (`path`, e.g. `'breaker'`),
+ * so the error names the option the user wrote. Throws TypeError/RangeError.
+ */
+export function checkBreakerOptions(where: string, options: unknown, path?: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: ${path === undefined ? 'options' : `option '${path}'`} must be an object, got ${formatValue(options)}`);
+  }
+  checkOptions(where, options, RULES, path === undefined ? {} : { path });
+  const { windowMs = 10_000, windowBuckets = 10, resetTimeoutMs = 5000, maxResetTimeoutMs = resetTimeoutMs } = options as BreakerOptions;
+  const prefix = path === undefined ? '' : `${path}.`;
+  if (windowMs % windowBuckets !== 0 || windowMs / windowBuckets < 10) {
+    throw optionError(
+      where,
+      `${prefix}windowBuckets`,
+      windowBuckets,
+      `an integer from 1 to 1000 that divides windowMs (${windowMs}) into buckets of at least 10 ms`,
+    );
+  }
+  if (!Number.isInteger(maxResetTimeoutMs) || maxResetTimeoutMs < resetTimeoutMs || maxResetTimeoutMs > MAX_TIMER_MS) {
+    throw optionError(
+      where,
+      `${prefix}maxResetTimeoutMs`,
+      maxResetTimeoutMs,
+      `an integer from resetTimeoutMs (${formatValue(resetTimeoutMs)}) to ${MAX_TIMER_MS}`,
+    );
+  }
+}
+
 export class CircuitBreaker {
   readonly name: string;
   readonly consecutiveFailures: number;
@@ -201,10 +231,7 @@ export class CircuitBreaker {
   #rejected = 0;
 
   constructor(options: BreakerOptions = {}) {
-    if (typeof options !== 'object' || (options as unknown) === null) {
-      throw new TypeError(`CircuitBreaker: options must be an object, got ${formatValue(options)}`);
-    }
-    checkOptions('CircuitBreaker', options, RULES);
+    checkBreakerOptions('CircuitBreaker', options);
     const {
       name = 'breaker',
       consecutiveFailures = 20,
@@ -217,22 +244,6 @@ export class CircuitBreaker {
       probeAfterRejections = Number.POSITIVE_INFINITY,
       isFailure = countsAgainstPeer,
     } = options;
-    if (windowMs % windowBuckets !== 0 || windowMs / windowBuckets < 10) {
-      throw optionError(
-        'CircuitBreaker',
-        'windowBuckets',
-        windowBuckets,
-        `an integer from 1 to 1000 that divides windowMs (${windowMs}) into buckets of at least 10 ms`,
-      );
-    }
-    if (!Number.isInteger(maxResetTimeoutMs) || maxResetTimeoutMs < resetTimeoutMs || maxResetTimeoutMs > MAX_TIMER_MS) {
-      throw optionError(
-        'CircuitBreaker',
-        'maxResetTimeoutMs',
-        maxResetTimeoutMs,
-        `an integer from resetTimeoutMs (${formatValue(resetTimeoutMs)}) to ${MAX_TIMER_MS}`,
-      );
-    }
     this.name = name;
     this.consecutiveFailures = consecutiveFailures;
     this.resetTimeoutMs = resetTimeoutMs;

@@ -69,6 +69,18 @@ const RULES: Record<keyof RetryBudgetOptions, OptionRule> = {
   now: rule.function('returning milliseconds'),
 };
 
+/**
+ * Checks budget options as `new RetryBudget()` does, without making one: for
+ * an object that takes them as a nested option (`path`, e.g. `'budget'`), so
+ * the error names the option the user wrote. Throws TypeError/RangeError.
+ */
+export function checkBudgetOptions(where: string, options: unknown, path?: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: ${path === undefined ? 'options' : `option '${path}'`} must be an object, got ${formatValue(options)}`);
+  }
+  checkOptions(where, options, RULES, path === undefined ? {} : { path });
+}
+
 export class RetryBudget {
   readonly ratio: number;
   readonly minRetriesPerSecond: number;
@@ -92,7 +104,7 @@ export class RetryBudget {
   #refunded = 0;
 
   constructor(options: RetryBudgetOptions = {}) {
-    checkOptions('RetryBudget', options, RULES);
+    checkBudgetOptions('RetryBudget', options);
     const { ratio = 0.1, minRetriesPerSecond = 10, ttlMs = 10_000, connectPhaseCost = 0.5, name, now = Date.now } = options;
     this.ratio = ratio;
     this.minRetriesPerSecond = minRetriesPerSecond;
