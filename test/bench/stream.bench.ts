@@ -4,8 +4,11 @@
  *
  * 1. Throughput without faults: holdfast's resumablePipeline over httpSource,
  *    plain `stream.pipeline` over undici's `request()` body (the same
- *    transport, nothing resumable), and undici's RetryAgent, in alternating
- *    rounds. Goal: holdfast >= 0.95x plain.
+ *    transport, nothing resumable), and undici's RetryAgent; each of the
+ *    latter two runs between two plain downloads and is compared with them.
+ *    Client CPU per 100 MB beside throughput: it moves less with the load of
+ *    a shared machine. Goal: holdfast >= 0.95x plain. `STREAM_BENCH_ONLY_THROUGHPUT=1`
+ *    stops after this part.
  * 2. Ten real resets (RST) spread over the entity: bytes the server wrote
  *    twice (what was in flight at each reset, and nothing more, is the
  *    goal), time against the same contender's fault-free run, and whether
@@ -16,7 +19,7 @@
  *    holds the pipe: what each contender does.
  */
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constant } from '../../packages/core/src/index.js';
 import { httpSource } from '../../packages/http/src/index.js';
@@ -125,6 +128,18 @@ async function attempt(
   return outcome === 'ok' ? { ms, cpuMs, hung: false } : { ms, cpuMs, hung: false, error: outcome.error };
 }
 
+/** `count` chunks of 64 KiB from memory, as fast as they are read. */
+function fromMemory(count: number): Readable {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  let sent = 0;
+  return new Readable({
+    highWaterMark: chunk.length,
+    read() {
+      this.push(sent++ < count ? chunk : null);
+    },
+  });
+}
+
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const detail = (error as { refusal?: string; code?: string }).refusal ?? (error as { code?: string }).code ?? error.name;
@@ -146,36 +161,51 @@ export default async function (opts: BenchOptions): Promise<void> {
   const all = [PLAIN, HOLDFAST, UNDICI_RETRY].map((name) => contender(name, stallMs));
   const [plain, holdfast, undiciRetry] = all as [Contender, Contender, Contender];
 
-  // 1. Throughput without faults.
+  // 1. Throughput without faults. Each holdfast or RetryAgent download runs between two plain ones and is compared
+  // with their mean: on a shared machine the load drifts within seconds, and a neighbour's ratio follows it best.
+  // Plain's own row compares each plain download with its two neighbours: the noise floor of the ratios.
+  const throughputRounds = opts.smoke ? 1 : Number(process.env.STREAM_BENCH_THROUGHPUT_ROUNDS ?? 11);
   const throughput = new Map<string, number[]>(all.map((c) => [c.name, []]));
   const ratios = new Map<string, number[]>(all.map((c) => [c.name, []]));
   const cpuPer100 = new Map<string, number[]>(all.map((c) => [c.name, []]));
   const cpuRatios = new Map<string, number[]>(all.map((c) => [c.name, []]));
-  for (const contender of all) await attempt(contender, await nextUrl(contender.name), new Sink(false), 60_000);
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? all : [...all].reverse();
-    const mbps = new Map<string, number>();
-    const cpu = new Map<string, number>();
-    for (const contender of order) {
-      collectGarbage();
-      const sink = new Sink(false);
-      const run = await attempt(contender, await nextUrl(contender.name), sink, 60_000);
-      if (run.error !== undefined || sink.bytes !== size) throw new Error(`${contender.name} failed without faults: ${describeError(run.error)}`);
-      mbps.set(contender.name, size / MB / (run.ms / 1000));
-      cpu.set(contender.name, (run.cpuMs * 100 * MB) / size);
-    }
-    for (const contender of all) {
-      throughput.get(contender.name)!.push(mbps.get(contender.name)!);
-      ratios.get(contender.name)!.push(mbps.get(contender.name)! / mbps.get(plain.name)!);
-      cpuPer100.get(contender.name)!.push(cpu.get(contender.name)!);
-      cpuRatios.get(contender.name)!.push(cpu.get(contender.name)! / cpu.get(plain.name)!);
+  const others = all.filter((c) => c !== plain);
+  const measure = async (c: Contender): Promise<{ mbps: number; cpu: number }> => {
+    collectGarbage();
+    const sink = new Sink(false);
+    const run = await attempt(c, await nextUrl(c.name), sink, 60_000);
+    if (run.error !== undefined || sink.bytes !== size) throw new Error(`${c.name} failed without faults: ${describeError(run.error)}`);
+    const result = { mbps: size / MB / (run.ms / 1000), cpu: (run.cpuMs * 100 * MB) / size };
+    throughput.get(c.name)!.push(result.mbps);
+    cpuPer100.get(c.name)!.push(result.cpu);
+    return result;
+  };
+  // Warm the pools and the JIT first.
+  for (const c of all) await attempt(c, await nextUrl(c.name), new Sink(false), 60_000);
+  const plainRuns: { mbps: number; cpu: number }[] = [];
+  let before = await measure(plain);
+  plainRuns.push(before);
+  for (let round = 0; round < throughputRounds; round++) {
+    for (const c of round % 2 === 0 ? others : [...others].reverse()) {
+      const run = await measure(c);
+      const after = await measure(plain);
+      plainRuns.push(after);
+      ratios.get(c.name)!.push(run.mbps / ((before.mbps + after.mbps) / 2));
+      cpuRatios.get(c.name)!.push(run.cpu / ((before.cpu + after.cpu) / 2));
+      before = after;
     }
   }
-  console.log(`\nwithout faults: ${fmt(size / MB)} MB per download, ${rounds} alternating rounds, server in a child process`);
+  for (let i = 1; i + 1 < plainRuns.length; i++) {
+    ratios.get(plain.name)!.push(plainRuns[i]!.mbps / ((plainRuns[i - 1]!.mbps + plainRuns[i + 1]!.mbps) / 2));
+    cpuRatios.get(plain.name)!.push(plainRuns[i]!.cpu / ((plainRuns[i - 1]!.cpu + plainRuns[i + 1]!.cpu) / 2));
+  }
+  console.log(
+    `\nwithout faults: ${fmt(size / MB)} MB per download, ${throughputRounds} rounds, each holdfast and RetryAgent download between two plain ones; server in a child process`,
+  );
   printTable(
-    ['contender', 'MB/s (median)', 'x plain (median of rounds)', 'middle half of the ratios', 'client CPU ms per 100 MB', 'CPU x plain'],
+    ['contender', 'MB/s (median)', 'x plain neighbours (median)', 'middle half of the ratios', 'client CPU ms per 100 MB', 'CPU x plain neighbours'],
     all.map((c) => [
-      c.name,
+      c === plain ? `${c.name} (vs its neighbours)` : c.name,
       fmt(median(throughput.get(c.name)!)),
       fmt(median(ratios.get(c.name)!), 3),
       `${fmt(percentile(ratios.get(c.name)!, 25), 3)}-${fmt(percentile(ratios.get(c.name)!, 75), 3)}`,
@@ -183,6 +213,35 @@ export default async function (opts: BenchOptions): Promise<void> {
       fmt(median(cpuRatios.get(c.name)!), 3),
     ]),
   );
+  // The pipe's own cost, without a network to add noise: 64 KiB chunks from memory into a sink that takes them at once.
+  const chunks = opts.smoke ? 2_000 : 16_000;
+  const memoryRounds = opts.smoke ? 1 : 9;
+  const perChunk: Record<'plain' | 'holdfast', number[]> = { plain: [], holdfast: [] };
+  for (let round = 0; round < memoryRounds + 1; round++) {
+    for (const which of round % 2 === 0 ? (['plain', 'holdfast'] as const) : (['holdfast', 'plain'] as const)) {
+      collectGarbage();
+      const before = process.cpuUsage();
+      if (which === 'plain') await pipeline(fromMemory(chunks), new Sink(false));
+      else await resumablePipeline(() => fromMemory(chunks), new Sink(false));
+      const used = process.cpuUsage(before);
+      // The first round warms the JIT.
+      if (round > 0) perChunk[which].push((used.user + used.system) / chunks);
+    }
+  }
+  console.log(`\nthe pipe itself: ${fmt(chunks)} chunks of 64 KiB from memory, ${memoryRounds} alternating rounds (medians)`);
+  printTable(
+    ['contender', 'client CPU µs per chunk'],
+    [
+      ['stream.pipeline', fmt(median(perChunk.plain), 2)],
+      ['holdfast resumablePipeline', fmt(median(perChunk.holdfast), 2)],
+    ],
+  );
+
+  if (process.env.STREAM_BENCH_ONLY_THROUGHPUT === '1') {
+    for (const c of all) await c.close();
+    await server.close();
+    return;
+  }
 
   // 2. Ten resets over the entity, at offsets spread evenly (each shifted by up to a fifth of a step).
   const resets = opts.smoke ? 2 : 10;
