@@ -22,9 +22,11 @@ export default async function (opts: BenchOptions): Promise<void> {
   const server = await startChildServer(EFFECT_SERVER);
   const rows: (string | number)[][] = [];
   for (const share of shares) {
+    // HTTP_FLAKY_CLIENTS=holdfast,axios runs only the clients whose names contain one of these.
+    const only = process.env.HTTP_FLAKY_CLIENTS?.split(',');
     const names = contenders()
       .map((c) => c.name)
-      .filter((n) => !n.includes('baseline'));
+      .filter((n) => !n.includes('baseline') && (only === undefined || only.some((o) => n.includes(o))));
     const byName = new Map(
       names.map((n) => [
         n,
