@@ -9,4 +9,5 @@ export { createHttpClient, type HttpClient, type HttpClientOptions, type HttpReq
 export { wrapFetch, type FetchFunction, type ResilientFetch, type ResilientRequestInit } from './wrap-fetch.js';
 export { withResilience, type AxiosInstanceLike, type ResilientAxios } from './axios-adapter.js';
 export { openRange, RangeNotResumableError, type OpenRangeOptions, type RangeRefusal, type RangeValidator } from './range-opener.js';
+export { httpSource, type HttpSource, type HttpSourceContext, type HttpSourceOptions } from './http-source.js';
 export { OutcomeUnknownError, RetryError, BreakerOpenError } from '@holdfast/core';
