@@ -11,5 +11,6 @@ export * from './safety.js';
 export * from './supervisor.js';
 export * from './breaker.js';
 export * from './retry.js';
+export * from './metrics-bridge.js';
 export { ResponseStatusError, type ResponseLike } from './response-status-error.js';
 export { holdfastRetryOptions, type HoldfastPRetryInput, type HoldfastPRetryOptions, type PRetryContext } from './p-retry-options.js';
