@@ -1,0 +1,41 @@
+// Compiled with `tsc --noEmit` (skipLibCheck off) against the packed .d.ts files and the project's own libraries:
+// holdfast's types must accept the user's instances (an undici Agent, an axios instance, p-retry's options, the
+// OpenTelemetry SDK's processors), not copies of them.
+import axios from 'axios';
+import pRetry from 'p-retry';
+import { Agent, request, type Dispatcher } from 'undici';
+import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
+import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
+import { ResponseStatusError, classify, holdfastRetryOptions, retry, type Fault } from '@holdfast/core';
+import { createHttpClient, retryInterceptor, withResilience, wrapFetch, type HttpClient } from '@holdfast/http';
+import { ReconnectingSocket } from '@holdfast/net';
+import { createTraceExporter, resilientExporter } from '@holdfast/otlp';
+import { resumablePipeline } from '@holdfast/stream';
+import { ReconnectingWebSocket } from '@holdfast/ws';
+
+export async function typed(url: string, proxy: ChaosProxy): Promise<void> {
+  const dispatcher: Dispatcher = new Agent().compose(retryInterceptor({ attempts: 4 }));
+  const res = await request(url, { dispatcher, holdfast: { idempotencyKey: true } } as Parameters<typeof request>[1]);
+  const text: string = await res.body.text();
+  const client: HttpClient = createHttpClient();
+  const viaClient: Dispatcher = client.dispatcher;
+  const api = withResilience(axios.create({ baseURL: url }));
+  const fetch = wrapFetch(globalThis.fetch);
+  const body: string = await pRetry(
+    async () => {
+      const r = await fetch(url);
+      if (!r.ok) throw new ResponseStatusError(r);
+      return r.text();
+    },
+    holdfastRetryOptions({ operation: { method: 'GET' } }),
+  );
+  const fault: Fault = classify(new Error(text + body));
+  const viaRetry: number = await retry(() => 1, { attempts: 2 });
+  const exporter: tracing.SpanExporter = createTraceExporter({ protocol: 'http/json' });
+  const wrapped: tracing.SpanExporter = resilientExporter(new tracing.ConsoleSpanExporter());
+  new tracing.BasicTracerProvider({ spanProcessors: [new tracing.BatchSpanProcessor(exporter), new tracing.BatchSpanProcessor(wrapped)] });
+  new NodeSDK({ traceExporter: createTraceExporter() });
+  const socket = new ReconnectingWebSocket(url.replace('http', 'ws'));
+  const tcp = new ReconnectingSocket({ host: '127.0.0.1', port: proxy.port });
+  void [viaClient, api, fault, viaRetry, socket, tcp, resumablePipeline, createChaosProxy];
+}
