@@ -1,0 +1,245 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkOptions, classify, rule } from '@holdfast/core';
+import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
+import { methodOf, pathOf, type Middleware } from './http-types.js';
+import { MemoryIdempotencyStore, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
+
+export interface IdempotencyOptions {
+  /** Where keys live. Default a `MemoryIdempotencyStore` (one instance); a fleet shares a `RedisIdempotencyStore`. */
+  readonly store?: IdempotencyStore;
+  /** How long a finished request's response is replayed. Default 86 400 000 ms (24 h). */
+  readonly ttlMs?: number;
+  /** How long a claim holds without an answer (longer than the slowest handler; it frees the key if the process dies). Default 60 000 ms. */
+  readonly lockMs?: number;
+  /** Methods the header applies to. Default `['POST', 'PATCH']`. */
+  readonly methods?: readonly string[];
+  /** Answer 400 when a request with one of `methods` has no key. Default false. */
+  readonly required?: boolean;
+  /** Keys are unique within a scope: return the caller's identity (user, API key id) so two callers' keys never meet. Default: one scope. */
+  readonly scope?: (req: IncomingMessage) => string;
+  /** Responses with bodies larger than this are stored without the body (a replay sends status and headers only). Default 1 048 576. */
+  readonly maxBodyBytes?: number;
+  /** Where `'idempotency'` events go. Default: a new `createExpressEvents()`, exposed as `middleware.events`. */
+  readonly events?: ExpressEvents;
+}
+
+export type IdempotencyMiddleware = Middleware & { readonly events: ExpressEvents; readonly store: IdempotencyStore };
+
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** Set on a replayed response. */
+export const REPLAYED_HEADER = 'idempotent-replayed';
+
+const RULES = {
+  store: {
+    test: (v: unknown) =>
+      typeof v === 'object' && v !== null && ['claim', 'complete', 'release'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+    accepted: 'an IdempotencyStore (claim, complete, release)',
+  },
+  ttlMs: rule.timerMs(1),
+  lockMs: rule.timerMs(1),
+  methods: {
+    test: (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && /^[A-Za-z]+$/.test(m)),
+    accepted: "a non-empty array of method names such as ['POST']",
+  },
+  required: rule.boolean(),
+  scope: rule.function('(req) => string'),
+  maxBodyBytes: rule.integer(0),
+  events: eventsRule,
+};
+
+/** The IETF httpapi draft's key: a string; we take 1 to 255 visible ASCII characters, as @holdfast/http sends. */
+const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Not replayed: they describe the original connection or moment, or hold a credential. */
+const NOT_STORED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length', 'set-cookie', 'upgrade', 'trailer']);
+
+/**
+ * Middleware for the `Idempotency-Key` header (IETF httpapi draft): the first
+ * request with a key runs; a repeat with the same key and payload gets the
+ * stored status, headers and body (with `Idempotent-Replayed: true`) and the
+ * handler does not run; a repeat while the first still runs gets 409; the
+ * key with another payload 422. The response is stored before it is sent,
+ * so a client whose connection reset after the effect finds it on its retry.
+ * A store that cannot answer fails closed: 503 with `Retry-After`, the
+ * handler does not run. Mount it after the body parser: the fingerprint
+ * covers the method, the path and the parsed body.
+ */
+export function idempotency(options: IdempotencyOptions = {}): IdempotencyMiddleware {
+  checkOptions('idempotency', options, RULES);
+  const store = options.store ?? new MemoryIdempotencyStore();
+  const ttlMs = options.ttlMs ?? 86_400_000;
+  const lockMs = options.lockMs ?? 60_000;
+  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+  const required = options.required ?? false;
+  const scope = options.scope;
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  const events = options.events ?? createExpressEvents();
+
+  const report = (req: IncomingMessage, key: string, outcome: IdempotencyOutcome, error?: unknown): void => {
+    const method = req.method ?? 'GET';
+    const path = pathOf(req);
+    const fault = error === undefined ? undefined : classify(error);
+    if (outcome !== 'claimed' && outcome !== 'stored') debug('idempotency %s %s key %s: %s', method, path, key, outcome);
+    events.emit(
+      'idempotency',
+      fault === undefined ? { event: 'idempotency', method, path, key, outcome } : { event: 'idempotency', method, path, key, outcome, fault },
+    );
+  };
+
+  const middleware: Middleware = (req, res, next) => {
+    if (!methods.has(req.method ?? '')) return next();
+    const header = req.headers[IDEMPOTENCY_KEY_HEADER];
+    if (header === undefined) {
+      if (required) problem(res, 400, `this endpoint needs an Idempotency-Key header`);
+      else next();
+      return;
+    }
+    const key = Array.isArray(header) ? '' : header;
+    if (!VALID_KEY.test(key)) {
+      report(req, key.slice(0, 64), 'invalid-key');
+      problem(res, 400, 'Idempotency-Key must be one value of 1 to 255 visible ASCII characters');
+      return;
+    }
+    const storeKey = scope === undefined ? key : `${scope(req)}\u0000${key}`;
+    const claim: IdempotencyClaim = { fingerprint: fingerprintOf(req), token: randomUUID() };
+    store.claim(storeKey, claim, lockMs).then(
+      (found) => {
+        if (found.state === 'claimed') {
+          report(req, key, 'claimed');
+          record(res, { store, storeKey, claim, ttlMs, maxBodyBytes, report: (outcome, error) => report(req, key, outcome, error) });
+          next();
+        } else if (found.fingerprint !== claim.fingerprint) {
+          report(req, key, 'mismatch');
+          problem(res, 422, 'this Idempotency-Key was used with a different request (method, path or body)');
+        } else if (found.state === 'in-progress') {
+          report(req, key, 'conflict');
+          res.setHeader('retry-after', '1');
+          problem(res, 409, 'a request with this Idempotency-Key is still being processed');
+        } else {
+          report(req, key, 'replayed');
+          replay(res, found.response);
+        }
+      },
+      (error: unknown) => {
+        report(req, key, 'store-unavailable', error);
+        res.setHeader('retry-after', '1');
+        problem(res, 503, 'the idempotency store is unavailable; the request was not processed');
+      },
+    );
+  };
+  return Object.assign(middleware, { events, store });
+}
+
+/** SHA-256 of the method, the path and the parsed body (or raw body, when a parser left a Buffer or string). */
+function fingerprintOf(req: IncomingMessage): string {
+  const hash = createHash('sha256');
+  hash.update(`${req.method ?? ''} ${pathOf(req)}\n`);
+  const body = (req as { body?: unknown }).body;
+  if (Buffer.isBuffer(body) || typeof body === 'string') hash.update(body);
+  else if (body !== undefined) hash.update(String(JSON.stringify(body)));
+  return hash.digest('base64url');
+}
+
+function problem(res: ServerResponse, status: number, detail: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/problem+json');
+  res.end(JSON.stringify({ title: detail, status }));
+}
+
+function replay(res: ServerResponse, stored: StoredResponse): void {
+  res.statusCode = stored.statusCode;
+  for (const [name, value] of Object.entries(stored.headers)) res.setHeader(name, value);
+  res.setHeader(REPLAYED_HEADER, 'true');
+  res.end(stored.body);
+}
+
+interface Recording {
+  readonly store: IdempotencyStore;
+  readonly storeKey: string;
+  readonly claim: IdempotencyClaim;
+  readonly ttlMs: number;
+  readonly maxBodyBytes: number;
+  readonly report: (outcome: IdempotencyOutcome, error?: unknown) => void;
+}
+
+/**
+ * Captures what the handler sends and stores it before the last byte goes
+ * out: `res.end()` waits for the store, so a client that sees a reset and
+ * retries finds the record there. A handler that never ends its response, or
+ * answers 5xx, releases the key: the retry runs.
+ */
+function record(res: ServerResponse, rec: Recording): void {
+  const write = methodOf(res, 'write');
+  const end = methodOf(res, 'end');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  let ending = false;
+  let settled = false;
+  const capture = (chunk: unknown, encoding: unknown): void => {
+    if (tooLarge || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const buffer =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > rec.maxBodyBytes) {
+      tooLarge = true;
+      chunks.length = 0;
+    } else chunks.push(buffer);
+  };
+  res.write = function (this: ServerResponse, ...args: unknown[]): boolean {
+    if (!ending) capture(args[0], args[1]);
+    return write.apply(this, args) as boolean;
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (ending) return this;
+    ending = true;
+    capture(args[0], args[1]);
+    const send = (): void => void end.apply(this, args);
+    settled = true;
+    if (this.statusCode >= 500) {
+      rec.store.release(rec.storeKey, rec.claim).then(
+        () => rec.report('released'),
+        (error: unknown) => rec.report('store-unavailable', error),
+      );
+      send();
+      return this;
+    }
+    const response: StoredResponse = {
+      statusCode: this.statusCode,
+      headers: storedHeaders(this),
+      body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks),
+    };
+    rec.store.complete(rec.storeKey, rec.claim, response, rec.ttlMs).then(
+      () => {
+        rec.report('stored');
+        send();
+      },
+      (error: unknown) => {
+        // The effect happened: the client gets its answer; only a lost answer would now run again.
+        rec.report('store-unavailable', error);
+        send();
+      },
+    );
+    return this;
+  } as ServerResponse['end'];
+  res.once('close', () => {
+    if (settled) return;
+    settled = true;
+    rec.store.release(rec.storeKey, rec.claim).then(
+      () => rec.report('released'),
+      (error: unknown) => rec.report('store-unavailable', error),
+    );
+  });
+}
+
+function storedHeaders(res: ServerResponse): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value === undefined || NOT_STORED.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
+}
