@@ -137,7 +137,8 @@ function fingerprintOf(req: IncomingMessage): string {
   hash.update(`${req.method ?? ''} ${pathOf(req)}\n`);
   const body = (req as { body?: unknown }).body;
   if (Buffer.isBuffer(body) || typeof body === 'string') hash.update(body);
-  else if (body !== undefined) hash.update(String(JSON.stringify(body)));
+  // Wrapped: JSON.stringify of a bare function or symbol gives undefined.
+  else if (body !== undefined) hash.update(JSON.stringify({ body }));
   return hash.digest('base64url');
 }
 
