@@ -129,7 +129,6 @@ export class ShutdownHandle {
     // First, so a response the app sends synchronously can still get `Connection: close`.
     server.prependListener('request', this.#onRequest);
     for (const signal of this.#signals) process.on(signal, this.#onSignal);
-    this.readiness = this.readiness.bind(this);
   }
 
   get state(): ShutdownState {
@@ -151,13 +150,13 @@ export class ShutdownHandle {
     return this.shutdown();
   }
 
-  /** A request handler for the readiness probe: 200 while running, 503 from the moment the shutdown starts. */
-  readiness(_req: IncomingMessage, res: ServerResponse): void {
+  /** A request handler for the readiness probe (bound: pass it as it is): 200 while running, 503 from the moment the shutdown starts. */
+  readonly readiness = (_req: IncomingMessage, res: ServerResponse): void => {
     const ready = this.#state === 'running';
     res.statusCode = ready ? 200 : 503;
     res.setHeader('content-type', 'text/plain');
     res.end(ready ? 'ready' : 'shutting down');
-  }
+  };
 
   stats(): ShutdownStats {
     return {

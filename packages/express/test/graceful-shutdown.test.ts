@@ -125,7 +125,12 @@ describe('the shutdown handle', () => {
     // A listener of our own keeps the re-raised signal from ending the test process.
     const keep = (): void => undefined;
     process.on('SIGUSR2', keep);
-    const handle = gracefulShutdown(server, { signals: ['SIGUSR2'], cleanup: () => void cleaned++ });
+    const handle = gracefulShutdown(server, {
+      signals: ['SIGUSR2'],
+      cleanup: () => {
+        cleaned++;
+      },
+    });
     expect(process.listenerCount('SIGUSR2')).toBe(before + 2);
     process.kill(process.pid, 'SIGUSR2');
     await until(() => handle.state === 'closed', 'the shutdown on SIGUSR2');

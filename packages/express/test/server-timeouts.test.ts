@@ -17,11 +17,10 @@ async function secondRequestAfterIdle(port: number, idleMs: number): Promise<str
   const socket: Socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   await once(socket, 'connect');
   const replies: string[] = [];
-  let failure: string | undefined;
-  let ended = false;
+  const seen: { failure?: string; ended?: boolean } = {};
   socket.on('data', (data: Buffer) => replies.push(data.toString()));
-  socket.on('error', (error: NodeJS.ErrnoException) => (failure = error.code));
-  socket.on('end', () => (ended = true));
+  socket.on('error', (error: NodeJS.ErrnoException) => (seen.failure = error.code));
+  socket.on('end', () => (seen.ended = true));
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   while (replies.length === 0) await sleep(5);
   const first = replies.join('');
@@ -29,11 +28,11 @@ async function secondRequestAfterIdle(port: number, idleMs: number): Promise<str
   await sleep(idleMs);
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   const deadline = Date.now() + 2_000;
-  while (replies.length === 0 && failure === undefined && Date.now() < deadline) await sleep(5);
+  while (replies.length === 0 && seen.failure === undefined && Date.now() < deadline) await sleep(5);
   socket.destroy();
   expect(first).toMatch(/^HTTP\/1.1 200/);
   if (replies.length > 0) return replies.join('').split('\r\n')[0] ?? '';
-  return failure ?? (ended ? 'closed by the server' : 'no answer');
+  return seen.failure ?? (seen.ended === true ? 'closed by the server' : 'no answer');
 }
 
 const UPSTREAM_IDLE_MS = 1_500;
