@@ -141,7 +141,7 @@ describe('exactly once through resets', () => {
     expect(created).toBe(1_000);
     expect(effects.size).toBe(1_000);
     expect([...effects.values()].every((n) => n === 1)).toBe(true);
-    const resets = proxy.stats().faults.reset_peer ?? 0;
+    const resets = proxy.stats().faults.reset_peer;
     console.log(`exactly once: ${resets} connections reset after the effect, ${app.replays} replays`);
     expect(resets).toBeGreaterThan(50);
     expect(app.replays).toBe(resets);
