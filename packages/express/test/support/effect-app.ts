@@ -14,17 +14,17 @@ export interface EffectApp {
   readonly port: number;
   readonly server: http.Server;
   /** Replays this instance served. */
-  replays: number;
+  readonly replays: number;
+  /** The idempotency outcomes this instance reported, counted. */
+  readonly outcomes: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startEffectApp(effects: Map<string, number>, options: IdempotencyOptions): Promise<EffectApp> {
   const app = express();
-  const state = { replays: 0 };
+  const outcomes = new Map<string, number>();
   const middleware = idempotency(options);
-  middleware.events.on('idempotency', (e) => {
-    if (e.outcome === 'replayed') state.replays++;
-  });
+  middleware.events.on('idempotency', (e) => outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1));
   app.use((_req, res, next) => {
     res.setHeader('connection', 'close');
     next();
@@ -42,8 +42,9 @@ export async function startEffectApp(effects: Map<string, number>, options: Idem
     port: (server.address() as { port: number }).port,
     server,
     get replays() {
-      return state.replays;
+      return outcomes.get('replayed') ?? 0;
     },
+    outcomes,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
