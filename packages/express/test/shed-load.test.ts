@@ -1,0 +1,94 @@
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { shedLoad, type ExpressEventMap } from '../src/index.js';
+import { EXPRESSES, failOnEscapedErrors, send, sleep } from './support/servers.js';
+
+failOnEscapedErrors();
+
+const burn = (ms: number): void => {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // CPU-bound work: the event loop is blocked meanwhile.
+  }
+};
+
+for (const [name, express] of EXPRESSES) {
+  describe(`${name}: shedLoad()`, () => {
+    it('sheds with 503 and Retry-After while the event loop lags, keeps answering the health check, recovers', async () => {
+      const shed = shedLoad({ maxEventLoopDelayMs: 40, sampleIntervalMs: 50, retryAfterS: 2 });
+      const states: ExpressEventMap['state'][] = [];
+      shed.events.on('state', (e) => states.push(e));
+      const app = express();
+      app.get('/health', (_req, res) => res.send('ok'));
+      app.use(shed);
+      app.get('/work', (_req, res) => {
+        burn(60);
+        res.send('done');
+      });
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+      const statuses: { status: number; retryAfter: string | undefined }[] = [];
+      const health: number[] = [];
+      const until = performance.now() + 2_000;
+      const worker = async (): Promise<void> => {
+        while (performance.now() < until) {
+          const r = await send(`${url}/work`);
+          statuses.push({ status: r.status, retryAfter: r.headers['retry-after'] as string | undefined });
+        }
+      };
+      const prober = async (): Promise<void> => {
+        while (performance.now() < until) {
+          health.push((await send(`${url}/health`)).status);
+          await sleep(50);
+        }
+      };
+      await Promise.all([...Array.from({ length: 8 }, worker), prober()]);
+
+      const shedResponses = statuses.filter((s) => s.status === 503);
+      expect(shedResponses.length).toBeGreaterThan(0);
+      expect(shedResponses.every((s) => s.retryAfter === '2')).toBe(true);
+      expect(statuses.some((s) => s.status === 200)).toBe(true);
+      expect(health.length).toBeGreaterThan(3);
+      expect(health.every((s) => s === 200)).toBe(true);
+      expect(states[0]).toMatchObject({ event: 'state', from: 'ok', to: 'overloaded' });
+      expect(states[0]!.eventLoopDelayMs).toBeGreaterThan(40);
+
+      // Idle again: the next samples find the loop on time.
+      await sleep(300);
+      expect(shed.overloaded).toBe(false);
+      expect(states.at(-1)).toMatchObject({ from: 'overloaded', to: 'ok' });
+      await shed.close();
+      await shed.close();
+      server.close();
+    });
+  });
+}
+
+describe('shedLoad() options', () => {
+  it('sheds on the heap limit too, and skips what skip() exempts', async () => {
+    const shed = shedLoad({ maxHeapUsedBytes: 1, sampleIntervalMs: 20, skip: (req) => req.url === '/ready' });
+    const reasons: string[] = [];
+    shed.events.on('shed', (e) => reasons.push(e.reason));
+    const app = EXPRESSES[0][1]();
+    app.use(shed);
+    app.get('/ready', (_req, res) => res.send('ready'));
+    app.get('/x', (_req, res) => res.send('x'));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await sleep(60);
+    expect((await send(`${url}/x`)).status).toBe(503);
+    expect((await send(`${url}/ready`)).status).toBe(200);
+    expect(reasons).toEqual(['heap']);
+    await shed.close();
+    expect((await send(`${url}/x`)).status).toBe(200);
+    server.close();
+  });
+
+  it('checks its options', () => {
+    expect(() => shedLoad({ maxEventLoopDelay: 10 } as never)).toThrow(/did you mean maxEventLoopDelayMs\?/);
+    expect(() => shedLoad({ sampleIntervalMs: 1 })).toThrow(RangeError);
+  });
+});
