@@ -35,7 +35,7 @@ for (const [name, express] of EXPRESSES) {
       const worker = async (): Promise<void> => {
         while (performance.now() < until) {
           const r = await send(`${url}/work`);
-          statuses.push({ status: r.status, retryAfter: r.headers['retry-after'] as string | undefined });
+          statuses.push({ status: r.status, retryAfter: r.headers['retry-after'] });
         }
       };
       const prober = async (): Promise<void> => {
