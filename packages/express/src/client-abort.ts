@@ -1,4 +1,5 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { HoldfastError, checkOptions, type Fault } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents } from './events.js';
 import { pathOf, type Middleware } from './http-types.js';
@@ -28,16 +29,14 @@ export class ClientAbortError extends HoldfastError {
 /** A request after `clientAbort()`: `req.signal` aborts when the client leaves before its response is complete. */
 export type RequestWithSignal = IncomingMessage & { readonly signal: AbortSignal };
 
-interface AbortWatch {
-  readonly req: IncomingMessage;
-  controller: AbortController | undefined;
-  events: ExpressEvents | undefined;
-}
-
-const kWatch = Symbol('holdfast.abortWatch');
+const kController = Symbol('holdfast.abortController');
 const kResponse = Symbol('holdfast.response');
+/** On a socket: the response being written on it, and the events its close is reported to. */
+const kCurrent = Symbol('holdfast.currentResponse');
+const kEvents = Symbol('holdfast.clientAbortEvents');
 
-type Watched = ServerResponse & { [kWatch]?: AbortWatch };
+type WithController = ServerResponse & { [kController]?: AbortController };
+type WatchedSocket = Socket & { [kCurrent]?: ServerResponse; [kEvents]?: ExpressEvents };
 
 /**
  * An `AbortSignal` that aborts (with a `ClientAbortError`) when the client
@@ -48,12 +47,15 @@ type Watched = ServerResponse & { [kWatch]?: AbortWatch };
  * response, made on first use.
  */
 export function abortSignalFor(req: IncomingMessage, res: ServerResponse): AbortSignal {
-  const watch = watchResponse(req, res, undefined);
-  if (watch.controller === undefined) {
-    watch.controller = new AbortController();
-    if (clientGone(req, res)) watch.controller.abort(new ClientAbortError(req.method ?? 'GET', pathOf(req)));
+  const r = res as WithController;
+  let controller = r[kController];
+  if (controller === undefined) {
+    controller = new AbortController();
+    r[kController] = controller;
+    if (clientGone(req, res)) controller.abort(new ClientAbortError(req.method ?? 'GET', pathOf(req)));
+    else res.once('close', onResponseClose);
   }
-  return watch.controller.signal;
+  return controller.signal;
 }
 
 export interface ClientAbortOptions {
@@ -65,16 +67,28 @@ export type ClientAbortMiddleware = Middleware & { readonly events: ExpressEvent
 
 /**
  * Middleware: every request gets `req.signal` (made on first use, see
- * `abortSignalFor`) and a client that leaves early is reported as a
- * `'client-abort'` event (and on `NODE_DEBUG=holdfast`).
+ * `abortSignalFor`) and a client that leaves before its response is
+ * complete is reported as a `'client-abort'` event (and on
+ * `NODE_DEBUG=holdfast`). It watches each connection once, not each
+ * request: a request costs two property writes.
  */
 export function clientAbort(options: ClientAbortOptions = {}): ClientAbortMiddleware {
   checkOptions('clientAbort', options, { events: eventsRule });
   const events = options.events ?? createExpressEvents();
+  let signalOn: object | undefined;
   const middleware: Middleware = (req, res, next) => {
-    watchResponse(req, res, events);
-    (req as IncomingMessage & { [kResponse]?: ServerResponse })[kResponse] = res;
-    defineSignal(req);
+    const socket = req.socket as WatchedSocket;
+    socket[kCurrent] = res;
+    if (socket[kEvents] === undefined) {
+      socket[kEvents] = events;
+      socket.once('close', onSocketClose);
+    }
+    const proto = Object.getPrototypeOf(req) as object;
+    if (proto === IncomingMessage.prototype) defineSignal(req, res);
+    else if (proto !== signalOn) {
+      signalOn = proto;
+      defineSignal(proto, undefined);
+    }
     next();
   };
   return Object.assign(middleware, { events });
@@ -85,43 +99,44 @@ export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
   return !res.writableEnded && (res.destroyed || req.socket.destroyed);
 }
 
-function watchResponse(req: IncomingMessage, res: Watched, events: ExpressEvents | undefined): AbortWatch {
-  let watch = res[kWatch];
-  if (watch === undefined) {
-    watch = { req, controller: undefined, events };
-    res[kWatch] = watch;
-    res.once('close', onResponseClose);
-  } else if (events !== undefined) watch.events ??= events;
-  return watch;
+function onResponseClose(this: WithController): void {
+  if (this.writableEnded) return;
+  const req = this.req as IncomingMessage | undefined;
+  this[kController]?.abort(new ClientAbortError(req?.method ?? 'GET', req === undefined ? '' : pathOf(req)));
 }
 
-function onResponseClose(this: Watched): void {
-  const watch = this[kWatch];
-  if (watch === undefined || this.writableEnded) return;
-  const { req, controller, events } = watch;
-  const method = req.method ?? 'GET';
-  const path = pathOf(req);
-  const error = new ClientAbortError(method, path);
+function onSocketClose(this: WatchedSocket): void {
+  const res = this[kCurrent];
+  const events = this[kEvents];
+  if (res === undefined || events === undefined || res.writableEnded) return;
+  const req = res.req as IncomingMessage | undefined;
+  const method = req?.method ?? 'GET';
+  const path = req === undefined ? '' : pathOf(req);
   debug('client-abort %s %s', method, path);
-  events?.emit('client-abort', { event: 'client-abort', method, path, fault: error.fault, source: 'close' });
-  controller?.abort(error);
+  events.emit('client-abort', {
+    event: 'client-abort',
+    method,
+    path,
+    fault: clientAbortFault(`the client closed the connection before the response to ${method} ${path} was complete`),
+    source: 'close',
+  });
 }
 
 /**
  * `req.signal` as a getter, so a request whose handler never reads it costs
  * no AbortController. Defined once on the app's request prototype (Express
- * gives each app its own), never on node:http's shared IncomingMessage.
+ * gives each app its own), never on node:http's shared IncomingMessage (a
+ * plain node:http request gets its own).
  */
-function defineSignal(req: IncomingMessage): void {
-  const proto = Object.getPrototypeOf(req) as object;
-  const target = proto === IncomingMessage.prototype ? req : proto;
-  if ('signal' in target) return;
+function defineSignal(target: object, res: ServerResponse | undefined): void {
+  if (res === undefined && 'signal' in target) return;
+  if (res !== undefined) (target as { [kResponse]?: ServerResponse })[kResponse] = res;
   Object.defineProperty(target, 'signal', {
     configurable: true,
     enumerable: false,
-    get(this: IncomingMessage & { [kResponse]?: ServerResponse }) {
-      const res = this[kResponse];
-      return res === undefined ? undefined : abortSignalFor(this, res);
+    get(this: IncomingMessage & { [kResponse]?: ServerResponse; res?: ServerResponse }) {
+      const response = this[kResponse] ?? this.res;
+      return response === undefined ? undefined : abortSignalFor(this, response);
     },
   });
 }

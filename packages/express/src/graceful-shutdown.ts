@@ -75,11 +75,17 @@ export type IdleCloseRule = 'wait' | 'immediate' | 'after-response';
 
 interface Connection {
   readonly socket: Socket;
-  inFlight: number;
-  /** The response being written, while one is. */
-  current: ServerResponse | undefined;
   /** A response on it carried `Connection: close`: Node closes it once that response is done. */
   told: boolean;
+}
+
+/** Node's own link from a server socket to the response being written on it (http-terminator reads it too). */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+/** The response in flight on a connection, if one is. */
+function currentResponse(socket: Socket): ServerResponse | undefined {
+  const res = (socket as HttpSocket)._httpMessage;
+  return res === null || res === undefined || res.writableFinished ? undefined : res;
 }
 
 const RULES = {
@@ -112,7 +118,6 @@ export class ShutdownHandle {
   #shutdown: Promise<void> | undefined;
   #answered = 0;
   #forced = 0;
-  #inFlight = 0;
 
   /** @internal use `gracefulShutdown()` */
   constructor(server: Server, options: GracefulShutdownOptions, idleRule: IdleCloseRule) {
@@ -125,9 +130,8 @@ export class ShutdownHandle {
     this.#idleRule = idleRule;
     // A TLS server's requests run on the TLS socket, which its 'connection' (raw TCP) event does not give.
     this.#connectionEvent = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    // Connections are tracked from the start; requests only once the shutdown begins, so serving costs nothing per request.
     server.on(this.#connectionEvent, this.#onConnection);
-    // First, so a response the app sends synchronously can still get `Connection: close`.
-    server.prependListener('request', this.#onRequest);
     for (const signal of this.#signals) process.on(signal, this.#onSignal);
   }
 
@@ -162,7 +166,7 @@ export class ShutdownHandle {
     return {
       state: this.#state,
       connections: this.#connections.size,
-      inFlight: this.#inFlight,
+      inFlight: [...this.#connections.keys()].filter((socket) => currentResponse(socket) !== undefined).length,
       answeredWhileDraining: this.#answered,
       forced: this.#forced,
     };
@@ -183,6 +187,8 @@ export class ShutdownHandle {
   async #run(): Promise<void> {
     const started = performance.now();
     this.#setState('draining');
+    // First, so a response the app sends synchronously can still get `Connection: close`.
+    this.#server.prependListener('request', this.#onRequest);
     if (this.#readinessDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#readinessDelayMs));
     const closed = this.#stopListening();
     for (const connection of this.#connections.values()) this.#drain(connection);
@@ -231,9 +237,10 @@ export class ShutdownHandle {
   }
 
   #drain(connection: Connection): void {
-    const res = connection.current;
+    const res = currentResponse(connection.socket);
     if (res !== undefined) {
       this.#tell(connection, res);
+      res.once('close', () => this.#responseDone(connection));
       return;
     }
     if (this.#idleRule === 'immediate' || this.#idleRule === 'after-response' || connection.told) connection.socket.end();
@@ -249,7 +256,7 @@ export class ShutdownHandle {
     let busy = 0;
     let idle = 0;
     for (const connection of this.#connections.values()) {
-      if (connection.inFlight > 0) {
+      if (currentResponse(connection.socket) !== undefined) {
         busy++;
         connection.socket.destroy();
       } else {
@@ -272,7 +279,7 @@ export class ShutdownHandle {
   #track(socket: Socket): Connection {
     let connection = this.#connections.get(socket);
     if (connection === undefined) {
-      connection = { socket, inFlight: 0, current: undefined, told: false };
+      connection = { socket, told: false };
       this.#connections.set(socket, connection);
       socket.once('close', () => this.#connections.delete(socket));
     }
@@ -283,22 +290,16 @@ export class ShutdownHandle {
     this.#track(socket);
   };
 
+  /** While draining: every request is answered with `Connection: close`. */
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const connection = this.#track(req.socket);
-    connection.inFlight++;
-    connection.current = res;
-    this.#inFlight++;
-    res.once('close', () => this.#responseDone(connection, res));
-    if (this.#state === 'draining') this.#tell(connection, res);
+    this.#tell(connection, res);
+    res.once('close', () => this.#responseDone(connection));
   };
 
-  #responseDone(connection: Connection, res: ServerResponse): void {
-    connection.inFlight--;
-    this.#inFlight--;
-    if (connection.current === res) connection.current = undefined;
-    if (this.#state !== 'draining') return;
+  #responseDone(connection: Connection): void {
     this.#answered++;
-    if (connection.inFlight === 0 && !connection.told && this.#idleRule === 'after-response') connection.socket.end();
+    if (!connection.told && this.#idleRule === 'after-response' && currentResponse(connection.socket) === undefined) connection.socket.end();
   }
 
   readonly #onSignal = (signal: NodeJS.Signals): void => {

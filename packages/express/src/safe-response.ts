@@ -1,24 +1,20 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { checkOptions } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEventMap, type ExpressEvents, type LateWriteReason } from './events.js';
 import { methodOf, pathOf, type Method, type Middleware } from './http-types.js';
 
 type Call = ExpressEventMap['late-write']['call'];
 
-interface Originals {
-  readonly req: IncomingMessage;
-  readonly events: ExpressEvents;
-  readonly write: Method;
-  readonly end: Method;
-  readonly writeHead: Method;
-  readonly setHeader: Method;
-  readonly removeHeader: Method;
-  readonly appendHeader: Method;
-  reported: boolean;
-}
+const GUARDED: readonly Call[] = ['write', 'end', 'writeHead', 'setHeader', 'removeHeader', 'appendHeader'];
 
-const kSafe = Symbol('holdfast.safeResponse');
-type Guarded = ServerResponse & { [kSafe]: Originals };
+/** On a guarded prototype: where its events go. On a response: that its late write was reported. */
+const kEvents = Symbol('holdfast.safeResponseEvents');
+const kReported = Symbol('holdfast.lateWriteReported');
+
+type Guarded = ServerResponse & { [kEvents]: ExpressEvents; [kReported]?: true };
+
+/** For plain node:http, whose ServerResponse.prototype is everyone's: one guarded layer over it, set per response. */
+let nodeLayer: object | undefined;
 
 export interface SafeResponsesOptions {
   /** Where `'late-write'` events go. Default: a new `createExpressEvents()`, exposed as `middleware.events`. */
@@ -34,53 +30,93 @@ export type SafeResponsesMiddleware = Middleware & { readonly events: ExpressEve
  * response; `NODE_DEBUG=holdfast`) instead of throwing
  * `ERR_HTTP_HEADERS_SENT` or emitting `ERR_STREAM_WRITE_AFTER_END` (an
  * `'error'` nobody listens for, which ends the process). Mount it first.
+ *
+ * The guards go on the app's response prototype (Express gives each app its
+ * own) on its first request, so a request pays one property check; with
+ * plain node:http a guarded layer over ServerResponse.prototype is set on
+ * each response (node's own prototype is never changed).
  */
 export function safeResponses(options: SafeResponsesOptions = {}): SafeResponsesMiddleware {
   checkOptions('safeResponses', options, { events: eventsRule });
   const events = options.events ?? createExpressEvents();
-  const middleware: Middleware = (req, res, next) => {
-    guard(req, res, events);
+  const middleware: Middleware = (_req, res, next) => {
+    if (!(kEvents in res)) guard(res, events);
     next();
   };
   return Object.assign(middleware, { events });
 }
 
-/** Replaces the response's methods (whatever they are now: compression's too) with guarded ones; module-level functions, no closures. */
-function guard(req: IncomingMessage, res: ServerResponse, events: ExpressEvents): void {
-  const r = res as Partial<Guarded>;
-  if (r[kSafe] !== undefined) return;
-  r[kSafe] = {
-    req,
-    events,
-    write: methodOf(res, 'write'),
-    end: methodOf(res, 'end'),
-    writeHead: methodOf(res, 'writeHead'),
-    setHeader: methodOf(res, 'setHeader'),
-    removeHeader: methodOf(res, 'removeHeader'),
-    appendHeader: methodOf(res, 'appendHeader'),
-    reported: false,
+function guard(res: ServerResponse, events: ExpressEvents): void {
+  const proto = Object.getPrototypeOf(res) as object;
+  if (proto === ServerResponse.prototype) {
+    nodeLayer ??= guardedLayer(Object.create(ServerResponse.prototype) as object, ServerResponse.prototype as ServerResponse);
+    Object.setPrototypeOf(res, nodeLayer);
+    (res as Guarded)[kEvents] = events;
+    return;
+  }
+  guardedLayer(proto, proto as ServerResponse);
+  Object.defineProperty(proto, kEvents, { value: events, configurable: true, writable: true });
+}
+
+/** Defines the guarded methods on `target`, each calling the method `source` resolves to now. */
+function guardedLayer(target: object, source: ServerResponse): object {
+  const original = Object.fromEntries(GUARDED.map((name) => [name, methodOf(source, name)])) as Record<Call, Method>;
+  // Fixed arity, not rest parameters: these run several times per response, and a rest array is an allocation each time.
+  const methods: Record<Call, Method> = {
+    write(a, b, c) {
+      if (bodyWriteBlocked(this as Guarded, 'write')) return skipped(a, b, c, false);
+      return original.write.call(this, a, b, c);
+    },
+    end(a, b, c) {
+      if (bodyWriteBlocked(this as Guarded, 'end')) return skipped(a, b, c, this);
+      original.end.call(this, a, b, c);
+      return this;
+    },
+    writeHead(a, b, c) {
+      if (this.headersSent) return blocked(this as Guarded, 'writeHead');
+      original.writeHead.call(this, a, b, c);
+      return this;
+    },
+    setHeader(a, b) {
+      if (this.headersSent) return blocked(this as Guarded, 'setHeader');
+      original.setHeader.call(this, a, b);
+      return this;
+    },
+    removeHeader(a) {
+      if (this.headersSent) {
+        blocked(this as Guarded, 'removeHeader');
+        return undefined;
+      }
+      return original.removeHeader.call(this, a);
+    },
+    appendHeader(a, b) {
+      if (this.headersSent) return blocked(this as Guarded, 'appendHeader');
+      original.appendHeader.call(this, a, b);
+      return this;
+    },
   };
-  Object.assign(res, {
-    write: safeWrite,
-    end: safeEnd,
-    writeHead: safeWriteHead,
-    setHeader: safeSetHeader,
-    removeHeader: safeRemoveHeader,
-    appendHeader: safeAppendHeader,
-  });
+  for (const name of GUARDED) Object.defineProperty(target, name, { value: methods[name], configurable: true, writable: true });
+  return target;
+}
+
+/** A skipped write still calls its callback, so code waiting on it goes on. */
+function skipped<T>(a: unknown, b: unknown, c: unknown, result: T): T {
+  const callback = typeof c === 'function' ? c : typeof b === 'function' ? b : typeof a === 'function' ? a : undefined;
+  if (callback !== undefined) process.nextTick(callback);
+  return result;
 }
 
 function report(res: Guarded, call: Call, reason: LateWriteReason): void {
-  const o = res[kSafe];
-  if (o.reported) return;
-  o.reported = true;
-  const method = o.req.method ?? 'GET';
-  const path = pathOf(o.req);
+  if (res[kReported] === true) return;
+  res[kReported] = true;
+  const { req } = res;
+  const method = req.method ?? 'GET';
+  const path = pathOf(req);
   debug('late-write %s %s: %s skipped (%s)', method, path, call, reason);
-  o.events.emit('late-write', { event: 'late-write', method, path, call, reason });
+  res[kEvents].emit('late-write', { event: 'late-write', method, path, call, reason });
 }
 
-/** Whether a body write must be skipped, and why; a write to a destroyed response is passed on (Node drops it without an 'error'). */
+/** Whether a body write must be skipped; a write to a destroyed response is passed on (Node drops it without an 'error'), and reported. */
 function bodyWriteBlocked(res: Guarded, call: Call): boolean {
   if (res.writableEnded) {
     report(res, call, 'ended');
@@ -90,55 +126,8 @@ function bodyWriteBlocked(res: Guarded, call: Call): boolean {
   return false;
 }
 
-function callbackOf(args: unknown[]): (() => void) | undefined {
-  const last = args[args.length - 1];
-  return typeof last === 'function' ? (last as () => void) : undefined;
-}
-
-function safeWrite(this: Guarded, ...args: unknown[]): boolean {
-  if (bodyWriteBlocked(this, 'write')) {
-    const cb = callbackOf(args);
-    if (cb !== undefined) process.nextTick(cb);
-    return false;
-  }
-  return this[kSafe].write.apply(this, args) as boolean;
-}
-
-function safeEnd(this: Guarded, ...args: unknown[]): Guarded {
-  if (bodyWriteBlocked(this, 'end')) {
-    const cb = callbackOf(args);
-    if (cb !== undefined) process.nextTick(cb);
-    return this;
-  }
-  this[kSafe].end.apply(this, args);
-  return this;
-}
-
-function headersBlocked(res: Guarded, call: Call): boolean {
-  if (!res.headersSent) return false;
+/** A header change after the headers went out: skipped and reported. */
+function blocked(res: Guarded, call: Call): Guarded {
   report(res, call, res.destroyed && !res.writableEnded ? 'client-gone' : 'headers-sent');
-  return true;
-}
-
-function safeWriteHead(this: Guarded, ...args: unknown[]): Guarded {
-  if (headersBlocked(this, 'writeHead')) return this;
-  this[kSafe].writeHead.apply(this, args);
-  return this;
-}
-
-function safeSetHeader(this: Guarded, name: string, value: number | string | readonly string[]): Guarded {
-  if (headersBlocked(this, 'setHeader')) return this;
-  this[kSafe].setHeader.call(this, name, value);
-  return this;
-}
-
-function safeRemoveHeader(this: Guarded, name: string): void {
-  if (headersBlocked(this, 'removeHeader')) return;
-  this[kSafe].removeHeader.call(this, name);
-}
-
-function safeAppendHeader(this: Guarded, name: string, value: string | readonly string[]): Guarded {
-  if (headersBlocked(this, 'appendHeader')) return this;
-  this[kSafe].appendHeader.call(this, name, value);
-  return this;
+  return res;
 }
