@@ -15,73 +15,96 @@
  *    skipped in smoke mode).
  */
 import { randomUUID } from 'node:crypto';
-import { CONTENDERS, IDLE_RULES, autocannon, shutdownRound, startExpressApp, startRedis, type ShutdownRound } from './lib/express-peers.js';
+import {
+  CONTENDERS,
+  IDLE_RULES,
+  autocannon,
+  shutdownRound,
+  startExpressApp,
+  startRedis,
+  type AutocannonOptions,
+  type ExpressApp,
+  type ShutdownRound,
+} from './lib/express-peers.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
 
 const CONNECTIONS = 50;
 
-async function rps(mode: string, seconds: number, post = false): Promise<{ rps: number; p99: number; errors: number }> {
-  const app = await startExpressApp(mode);
-  try {
-    const options = post
-      ? {
-          url: `${app.url}/orders`,
-          connections: CONNECTIONS,
-          duration: seconds,
-          requests: [
-            {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              setupRequest: (req: Record<string, unknown>) => ({
-                ...req,
-                headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-                body: '{"id":1}',
-              }),
-            },
-          ],
-        }
-      : { url: `${app.url}/`, connections: CONNECTIONS, duration: seconds };
-    // A short warm-up (JIT, connections), then the measured run.
-    await autocannon({ ...options, duration: Math.min(1, seconds) });
-    const result = await autocannon(options);
-    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
-  } finally {
-    await app.close();
-  }
+interface Round {
+  readonly rps: number;
+  /** CPU time of the app's process per request (µs): it moves less than req/s with the other load on a shared machine. */
+  readonly cpuUs: number;
+  readonly errors: number;
+}
+
+function loadFor(app: ExpressApp, seconds: number, post: boolean): AutocannonOptions {
+  if (!post) return { url: `${app.url}/`, connections: CONNECTIONS, duration: seconds };
+  return {
+    url: `${app.url}/orders`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        // A new key each request: every one is a first request (claim, run, store).
+        setupRequest: (req: Record<string, unknown>) => ({
+          ...req,
+          headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+          body: '{"id":1}',
+        }),
+      },
+    ],
+  };
+}
+
+async function measure(app: ExpressApp, seconds: number, post = false): Promise<Round> {
+  const before = await app.cpuMicros();
+  const result = await autocannon(loadFor(app, seconds, post));
+  const cpu = (await app.cpuMicros()) - before;
+  return { rps: result.requests.average, cpuUs: cpu / Math.max(1, result.requests.total), errors: result.errors + result.non2xx };
 }
 
 async function throughput(opts: BenchOptions): Promise<void> {
-  const seconds = opts.smoke ? 0.5 : 4;
-  const rounds = opts.smoke ? 1 : 5;
-  const raw: number[] = [];
-  const ours: number[] = [];
-  const ratios: number[] = [];
-  let errors = 0;
-  let previous = await rps('plain', seconds);
-  raw.push(previous.rps);
-  for (let round = 0; round < rounds; round++) {
-    const h = await rps('holdfast', seconds);
-    const next = await rps('plain', seconds);
-    ours.push(h.rps);
-    raw.push(next.rps);
-    errors += h.errors + previous.errors + next.errors;
-    ratios.push(h.rps / ((previous.rps + next.rps) / 2));
-    previous = next;
-  }
-  console.log(`\nGET on Express 5, ${CONNECTIONS} connections, ${seconds} s per round, ${rounds} holdfast rounds each between two plain rounds`);
-  printTable(
-    ['app', 'req/s (median)', 'rounds', 'ratio to the plain rounds around it (median)'],
-    [
-      ['plain Express', fmt(median(raw)), raw.map((r) => fmt(r)).join(' '), '1'],
+  const seconds = opts.smoke ? 0.3 : 3;
+  const rounds = opts.smoke ? 1 : 7;
+  const [plain, holdfast] = await Promise.all([startExpressApp('plain'), startExpressApp('holdfast')]);
+  try {
+    // Warm-up (JIT, connections), not counted.
+    if (!opts.smoke) for (const app of [plain, holdfast]) await measure(app, 1);
+    const raw: Round[] = [await measure(plain, seconds)];
+    const ours: Round[] = [];
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const h = await measure(holdfast, seconds);
+      const next = await measure(plain, seconds);
+      const before = raw[raw.length - 1]!;
+      ratios.push(h.rps / ((before.rps + next.rps) / 2));
+      cpuRatios.push(h.cpuUs / ((before.cpuUs + next.cpuUs) / 2));
+      ours.push(h);
+      raw.push(next);
+    }
+    const errors = [...raw, ...ours].reduce((n, r) => n + r.errors, 0);
+    console.log(
+      `\nGET on Express 5 (app in its own process), autocannon ${CONNECTIONS} connections, ${seconds} s rounds, each holdfast round between two plain rounds`,
+    );
+    printTable(
+      ['app', 'req/s (median)', 'ratio to the plain rounds around it (median; all)', 'app CPU µs/request (median)', 'CPU ratio (median)'],
       [
-        '+ every holdfast middleware',
-        fmt(median(ours)),
-        ours.map((r) => fmt(r)).join(' '),
-        `${fmt(median(ratios), 3)} (${ratios.map((r) => fmt(r, 3)).join(' ')})`,
+        ['plain Express', fmt(median(raw.map((r) => r.rps))), '1', fmt(median(raw.map((r) => r.cpuUs)), 1), '1'],
+        [
+          '+ every holdfast middleware',
+          fmt(median(ours.map((r) => r.rps))),
+          `${fmt(median(ratios), 3)} (${ratios.map((r) => fmt(r, 3)).join(' ')})`,
+          fmt(median(ours.map((r) => r.cpuUs)), 1),
+          fmt(median(cpuRatios), 3),
+        ],
       ],
-    ],
-  );
-  if (errors > 0) console.log(`errors or non-2xx answers: ${errors}`);
+    );
+    if (errors > 0) console.log(`errors or non-2xx answers: ${errors}`);
+  } finally {
+    await Promise.all([plain.close(), holdfast.close()]);
+  }
 }
 
 async function shutdowns(opts: BenchOptions): Promise<void> {
@@ -90,7 +113,7 @@ async function shutdowns(opts: BenchOptions): Promise<void> {
   const results: ShutdownRound[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const contender of contenders) {
-      for (const client of ['undici', 'node:http'] as const) {
+      for (const client of opts.smoke ? (['undici'] as const) : (['undici', 'node:http'] as const)) {
         results.push(await shutdownRound(contender, client, { warmupMs: opts.smoke ? 100 : 300, graceMs: 4_000 }));
       }
     }
@@ -105,7 +128,7 @@ async function shutdowns(opts: BenchOptions): Promise<void> {
   );
   const rows: string[][] = [];
   for (const contender of contenders) {
-    for (const client of ['undici', 'node:http'] as const) {
+    for (const client of opts.smoke ? (['undici'] as const) : (['undici', 'node:http'] as const)) {
       const mine = results.filter((r) => r.contender === contender && r.client === client);
       const times = mine.map((r) => r.shutdownMs);
       rows.push([
@@ -122,26 +145,32 @@ async function shutdowns(opts: BenchOptions): Promise<void> {
 }
 
 async function idempotencyCost(opts: BenchOptions): Promise<void> {
-  const seconds = opts.smoke ? 0.5 : 4;
+  const seconds = opts.smoke ? 0.3 : 3;
   const rounds = opts.smoke ? 1 : 3;
   const redis = opts.smoke ? undefined : await startRedis();
+  const modes = ['plain', 'idempotency-memory', ...(redis ? [`idempotency-redis:${redis.port}`] : [])];
+  const apps = await Promise.all(modes.map((mode) => startExpressApp(mode)));
   try {
-    const modes = ['plain', 'idempotency-memory', ...(redis ? [`idempotency-redis:${redis.port}`] : [])];
-    const figures = Object.fromEntries(modes.map((m) => [m, [] as number[]]));
+    const figures = modes.map(() => [] as Round[]);
+    if (!opts.smoke) for (const app of apps) await measure(app, 1, true);
     for (let round = 0; round < rounds; round++) {
-      for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) figures[mode]!.push((await rps(mode, seconds, true)).rps);
+      const order = modes.map((_, i) => i);
+      for (const i of round % 2 === 0 ? order : order.reverse()) figures[i]!.push(await measure(apps[i]!, seconds, true));
     }
-    const plain = median(figures.plain!);
+    const plainRps = median(figures[0]!.map((r) => r.rps));
+    const plainCpu = median(figures[0]!.map((r) => r.cpuUs));
     console.log(`\nPOST /orders (JSON) with a new Idempotency-Key each request, ${CONNECTIONS} connections, ${rounds} round(s) of ${seconds} s`);
     printTable(
-      ['app', 'req/s (median)', 'ratio', 'cost per request (µs of the server, median)'],
-      modes.map((mode) => {
-        const r = median(figures[mode]!);
-        return [mode.replace(/:\d+$/, ''), fmt(r), fmt(r / plain, 3), mode === 'plain' ? '-' : fmt(1e6 / r - 1e6 / plain, 1)];
+      ['app', 'req/s (median)', 'ratio', 'app CPU µs/request (median)', 'added CPU µs/request'],
+      modes.map((mode, i) => {
+        const rps = median(figures[i]!.map((r) => r.rps));
+        const cpu = median(figures[i]!.map((r) => r.cpuUs));
+        return [mode.replace(/:\d+$/, ''), fmt(rps), fmt(rps / plainRps, 3), fmt(cpu, 1), i === 0 ? '-' : fmt(cpu - plainCpu, 1)];
       }),
     );
     if (!redis) console.log('(Redis store skipped in smoke mode)');
   } finally {
+    await Promise.all(apps.map((app) => app.close()));
     await redis?.stop();
   }
 }
