@@ -15,6 +15,8 @@ export interface LoadResult {
   other: Record<string, number>;
   /** The `x-id` of every request answered. */
   answeredIds: Set<string>;
+  /** Clients that have had at least one answer (their connection is open and accepted). */
+  clientsAnswered: Set<number>;
 }
 
 export type ClientKind = 'undici' | 'node:http';
@@ -38,7 +40,7 @@ const codeOf = (error: unknown): string => {
  * counts it and goes on with a new connection.
  */
 export function startLoad(url: string, kind: ClientKind, clients = 50): Load {
-  const result: LoadResult = { answered: 0, resets: 0, hangUps: 0, refused: 0, other: {}, answeredIds: new Set() };
+  const result: LoadResult = { answered: 0, resets: 0, hangUps: 0, refused: 0, other: {}, answeredIds: new Set(), clientsAnswered: new Set() };
   let stopped = false;
   const count = (error: unknown): 'stop' | 'go-on' => {
     const code = codeOf(error);
@@ -61,6 +63,7 @@ export function startLoad(url: string, kind: ClientKind, clients = 50): Load {
           await res.body.text();
           result.answered++;
           result.answeredIds.add(id);
+          result.clientsAnswered.add(n);
         } catch (error) {
           if (count(error) === 'stop') break;
         }
@@ -80,6 +83,7 @@ export function startLoad(url: string, kind: ClientKind, clients = 50): Load {
             res.on('end', () => {
               result.answered++;
               result.answeredIds.add(id);
+              result.clientsAnswered.add(n);
               resolve('ok');
             });
             res.on('error', (error) => resolve(count(error)));

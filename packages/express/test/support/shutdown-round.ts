@@ -26,7 +26,8 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
  * One round: the app in a child process under `contender`, `clients`
- * keep-alive clients sending to it for `warmupMs`, then the shutdown; the
+ * keep-alive clients sending to it (each connected and answered once, then
+ * `warmupMs` more), then the shutdown; the
  * round ends when every client stopped (its new connection was refused) or
  * `graceMs` after the shutdown began (server.close() never ends under load).
  */
@@ -65,6 +66,10 @@ export async function shutdownRound(
       });
     const port = Number(await nextLine());
     const load = startLoad(`http://127.0.0.1:${port}`, client, clients);
+    // Every client connected and answered first: a connection still in the kernel's accept queue when the listener
+    // closes is reset by the kernel, whoever shuts down (see decision 0009); that is the balancer's part (readiness).
+    const connectedBy = Date.now() + 10_000;
+    while (load.result.clientsAnswered.size < clients && Date.now() < connectedBy) await new Promise((resolve) => setTimeout(resolve, 10));
     await new Promise((resolve) => setTimeout(resolve, warmupMs));
     const started = performance.now();
     child.stdin.write('shutdown\n');
