@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkOptions, classify, rule } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
-import { methodOf, pathOf, type Middleware } from './http-types.js';
+import { methodOf, pathOf, type Method, type Middleware } from './http-types.js';
 import { MemoryIdempotencyStore, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
 
 export interface IdempotencyOptions {
@@ -162,85 +162,108 @@ interface Recording {
   readonly ttlMs: number;
   readonly maxBodyBytes: number;
   readonly report: (outcome: IdempotencyOutcome, error?: unknown) => void;
+  readonly write: Method;
+  readonly end: Method;
+  readonly chunks: Buffer[];
+  size: number;
+  tooLarge: boolean;
+  /** `end()` was called (the store is being written, or the key released). */
+  settled: boolean;
 }
+
+const kRecording = Symbol('holdfast.idempotencyRecording');
+type Recorded = ServerResponse & { [kRecording]: Recording };
 
 /**
  * Captures what the handler sends and stores it before the last byte goes
  * out: `res.end()` waits for the store, so a client that sees a reset and
  * retries finds the record there. A handler that never ends its response, or
- * answers 5xx, releases the key: the retry runs.
+ * answers 5xx, releases the key: the retry runs. Shared functions and one
+ * state object per response: only keyed requests pay for it.
  */
-function record(res: ServerResponse, rec: Recording): void {
-  const write = methodOf(res, 'write');
-  const end = methodOf(res, 'end');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  let ending = false;
-  let settled = false;
-  const capture = (chunk: unknown, encoding: unknown): void => {
-    if (tooLarge || chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buffer =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : Buffer.from(chunk as Uint8Array);
-    size += buffer.length;
-    if (size > rec.maxBodyBytes) {
-      tooLarge = true;
-      chunks.length = 0;
-    } else chunks.push(buffer);
+function record(res: ServerResponse, rec: Omit<Recording, 'write' | 'end' | 'chunks' | 'size' | 'tooLarge' | 'settled'>): void {
+  (res as Recorded)[kRecording] = {
+    ...rec,
+    write: methodOf(res, 'write'),
+    end: methodOf(res, 'end'),
+    chunks: [],
+    size: 0,
+    tooLarge: false,
+    settled: false,
   };
-  res.write = function (this: ServerResponse, ...args: unknown[]): boolean {
-    if (!ending) capture(args[0], args[1]);
-    return write.apply(this, args) as boolean;
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
-    if (ending) return this;
-    ending = true;
-    capture(args[0], args[1]);
-    const send = (): void => void end.apply(this, args);
-    settled = true;
-    if (this.statusCode >= 500) {
-      rec.store.release(rec.storeKey, rec.claim).then(
-        () => rec.report('released'),
-        (error: unknown) => rec.report('store-unavailable', error),
-      );
-      send();
-      return this;
-    }
-    const response: StoredResponse = {
-      statusCode: this.statusCode,
-      headers: storedHeaders(this),
-      body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks),
-    };
-    rec.store.complete(rec.storeKey, rec.claim, response, rec.ttlMs).then(
-      () => {
-        rec.report('stored');
-        send();
-      },
-      (error: unknown) => {
-        // The effect happened: the client gets its answer; only a lost answer would now run again.
-        rec.report('store-unavailable', error);
-        send();
-      },
-    );
+  Object.assign(res, { write: recordWrite, end: recordEnd });
+  res.once('close', recordClose);
+}
+
+function capture(rec: Recording, chunk: unknown, encoding: unknown): void {
+  if (rec.tooLarge || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+  const buffer =
+    typeof chunk === 'string'
+      ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+      : Buffer.from(chunk as Uint8Array);
+  rec.size += buffer.length;
+  if (rec.size > rec.maxBodyBytes) {
+    rec.tooLarge = true;
+    rec.chunks.length = 0;
+  } else rec.chunks.push(buffer);
+}
+
+function recordWrite(this: Recorded, chunk: unknown, encoding: unknown, callback: unknown): boolean {
+  const rec = this[kRecording];
+  if (!rec.settled) capture(rec, chunk, encoding);
+  return rec.write.call(this, chunk, encoding, callback) as boolean;
+}
+
+function recordEnd(this: Recorded, chunk: unknown, encoding: unknown, callback: unknown): Recorded {
+  const rec = this[kRecording];
+  if (rec.settled) return this;
+  rec.settled = true;
+  capture(rec, chunk, encoding);
+  const send = (): void => void rec.end.call(this, chunk, encoding, callback);
+  if (this.statusCode >= 500) {
+    release(rec);
+    send();
     return this;
-  } as ServerResponse['end'];
-  res.once('close', () => {
-    if (settled) return;
-    settled = true;
-    rec.store.release(rec.storeKey, rec.claim).then(
-      () => rec.report('released'),
-      (error: unknown) => rec.report('store-unavailable', error),
-    );
-  });
+  }
+  const response: StoredResponse = {
+    statusCode: this.statusCode,
+    headers: storedHeaders(this),
+    body: rec.tooLarge ? Buffer.alloc(0) : Buffer.concat(rec.chunks),
+  };
+  rec.store.complete(rec.storeKey, rec.claim, response, rec.ttlMs).then(
+    () => {
+      rec.report('stored');
+      send();
+    },
+    (error: unknown) => {
+      // The effect happened: the client gets its answer; only a lost answer would now run again.
+      rec.report('store-unavailable', error);
+      send();
+    },
+  );
+  return this;
+}
+
+function recordClose(this: Recorded): void {
+  const rec = this[kRecording];
+  if (rec.settled) return;
+  rec.settled = true;
+  release(rec);
+}
+
+function release(rec: Recording): void {
+  rec.store.release(rec.storeKey, rec.claim).then(
+    () => rec.report('released'),
+    (error: unknown) => rec.report('store-unavailable', error),
+  );
 }
 
 function storedHeaders(res: ServerResponse): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(res.getHeaders())) {
-    if (value === undefined || NOT_STORED.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  for (const name of res.getHeaderNames()) {
+    if (NOT_STORED.has(name)) continue;
+    const value = res.getHeader(name);
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.map(String) : String(value);
   }
   return out;
 }

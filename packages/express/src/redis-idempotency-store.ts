@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { checkOptions, rule } from '@holdfast/core';
 import { IdempotencyStoreError, type ClaimResult, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
 
@@ -8,6 +9,8 @@ import { IdempotencyStoreError, type ClaimResult, type IdempotencyClaim, type Id
  */
 export interface RedisClientLike {
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** Used when present: the script by its SHA-1, sent whole only when Redis does not know it yet (NOSCRIPT). */
+  evalsha?(sha1: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
   readonly status?: string;
 }
 
@@ -31,6 +34,8 @@ return 1`;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+const SHA1 = new Map([CLAIM, COMPLETE, RELEASE].map((script) => [script, createHash('sha1').update(script).digest('hex')]));
 
 interface InProgressValue {
   readonly s: 'p';
@@ -96,7 +101,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         reject(new IdempotencyStoreError(operation, Object.assign(new Error(`no answer in ${this.#timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       }, this.#timeoutMs);
       timer.unref();
-      this.#client.eval(script, 1, this.#prefix + key, ...args).then(
+      this.#run(script, this.#prefix + key, args).then(
         (value) => {
           clearTimeout(timer);
           resolve(value);
@@ -107,5 +112,16 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         },
       );
     });
+  }
+
+  async #run(script: string, key: string, args: (string | number)[]): Promise<unknown> {
+    const client = this.#client;
+    if (client.evalsha === undefined) return client.eval(script, 1, key, ...args);
+    try {
+      return await client.evalsha(SHA1.get(script) as string, 1, key, ...args);
+    } catch (error) {
+      if (!String((error as Error | undefined)?.message).startsWith('NOSCRIPT')) throw error;
+      return client.eval(script, 1, key, ...args);
+    }
   }
 }

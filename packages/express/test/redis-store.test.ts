@@ -61,6 +61,14 @@ describe('RedisIdempotencyStore against a real redis-server', () => {
     expect((await store.claim('b', claimOf('t8'), 10_000)).state).toBe('claimed');
   });
 
+  it('sends a script whole when Redis does not know it (after SCRIPT FLUSH or a restart)', async () => {
+    const client = await redisClient();
+    const store = new RedisIdempotencyStore(client, { prefix: 'test:3:' });
+    expect(await store.claim('a', claimOf('t1'), 10_000)).toEqual({ state: 'claimed' });
+    await client.script('FLUSH');
+    expect(await store.claim('a', claimOf('t2'), 10_000)).toEqual({ state: 'in-progress', fingerprint: 'fp' });
+  });
+
   it('gives one claim among 100 concurrent ones from two clients, and lets a claim expire', async () => {
     const one = new RedisIdempotencyStore(await redisClient(), { prefix: 'test:2:' });
     const two = new RedisIdempotencyStore(await redisClient(), { prefix: 'test:2:' });
