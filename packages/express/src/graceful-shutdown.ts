@@ -99,11 +99,30 @@ const RULES = {
   name: rule.string(),
 };
 
-/**
- * Shuts an HTTP server down without resetting a single client: see
- * `gracefulShutdown()`.
- */
-export class ShutdownHandle {
+/** What `gracefulShutdown()` returns. */
+export interface ShutdownHandle {
+  readonly name: string;
+  /** `running`, then `draining` from the moment the shutdown starts, `closed` once it is done. */
+  readonly state: ShutdownState;
+  /**
+   * Stops accepting connections, answers every request that still arrives on
+   * an open connection with `Connection: close`, waits for the requests in
+   * flight, and resolves once every connection is closed (or `timeoutMs`
+   * closed them) and `cleanup` ran. Calling it again returns the same promise.
+   */
+  shutdown(): Promise<void>;
+  /** The same as `shutdown()`: the contract's name for it. */
+  close(): Promise<void>;
+  /** A request handler for the readiness probe (bound: pass it as it is): 200 while running, 503 from the moment the shutdown starts. */
+  readonly readiness: (req: IncomingMessage, res: ServerResponse) => void;
+  stats(): ShutdownStats;
+  on<K extends keyof GracefulShutdownEvents>(name: K, listener: Listener<GracefulShutdownEvents[K]>): () => void;
+  once<K extends keyof GracefulShutdownEvents>(name: K, listener: Listener<GracefulShutdownEvents[K]>): () => void;
+  off<K extends keyof GracefulShutdownEvents>(name: K, listener: Listener<GracefulShutdownEvents[K]>): void;
+}
+
+/** Shuts an HTTP server down without resetting a client Node has accepted: see `gracefulShutdown()`. */
+class GracefulShutdown implements ShutdownHandle {
   readonly name: string;
   readonly #server: Server;
   readonly #timeoutMs: number;
@@ -119,7 +138,6 @@ export class ShutdownHandle {
   #answered = 0;
   #forced = 0;
 
-  /** @internal use `gracefulShutdown()` */
   constructor(server: Server, options: GracefulShutdownOptions, idleRule: IdleCloseRule) {
     this.#server = server;
     this.name = options.name ?? 'http';
@@ -139,22 +157,14 @@ export class ShutdownHandle {
     return this.#state;
   }
 
-  /**
-   * Stops accepting connections, answers every request that still arrives on
-   * an open connection with `Connection: close`, waits for the requests in
-   * flight, and resolves once every connection is closed (or `timeoutMs`
-   * closed them) and `cleanup` ran. Calling it again returns the same promise.
-   */
   shutdown(): Promise<void> {
     return (this.#shutdown ??= this.#run());
   }
 
-  /** The same as `shutdown()`: the contract's name for it. */
   close(): Promise<void> {
     return this.shutdown();
   }
 
-  /** A request handler for the readiness probe (bound: pass it as it is): 200 while running, 503 from the moment the shutdown starts. */
   readonly readiness = (_req: IncomingMessage, res: ServerResponse): void => {
     const ready = this.#state === 'running';
     res.statusCode = ready ? 200 : 503;
@@ -333,5 +343,5 @@ export function createShutdownHandle(server: Server, options: GracefulShutdownOp
     throw new TypeError('gracefulShutdown: the first argument must be a node:http or node:https server (app.listen() returns one)');
   }
   checkOptions('gracefulShutdown', options, RULES);
-  return new ShutdownHandle(server, options, idleRule);
+  return new GracefulShutdown(server, options, idleRule);
 }

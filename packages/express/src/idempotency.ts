@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { checkOptions, classify, rule } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
 import { methodOf, pathOf, type Method, type Middleware } from './http-types.js';
@@ -162,8 +162,6 @@ interface Recording {
   readonly ttlMs: number;
   readonly maxBodyBytes: number;
   readonly report: (outcome: IdempotencyOutcome, error?: unknown) => void;
-  readonly write: Method;
-  readonly end: Method;
   readonly chunks: Buffer[];
   size: number;
   tooLarge: boolean;
@@ -171,28 +169,65 @@ interface Recording {
   settled: boolean;
 }
 
+type RecordingInit = Pick<Recording, 'store' | 'storeKey' | 'claim' | 'ttlMs' | 'maxBodyBytes' | 'report'>;
+
 const kRecording = Symbol('holdfast.idempotencyRecording');
-type Recorded = ServerResponse & { [kRecording]: Recording };
+/** On a prototype: the write and end it had before `record` wrapped them. */
+const kOriginals = Symbol('holdfast.idempotencyOriginals');
+
+interface Originals {
+  readonly write: Method;
+  readonly end: Method;
+}
+
+type Recorded = ServerResponse & { [kRecording]?: Recording; [kOriginals]: Originals };
+
+/** For plain node:http, whose ServerResponse.prototype is everyone's: one recording layer over it, set per keyed response. */
+let nodeLayer: object | undefined;
 
 /**
  * Captures what the handler sends and stores it before the last byte goes
  * out: `res.end()` waits for the store, so a client that sees a reset and
  * retries finds the record there. A handler that never ends its response, or
- * answers 5xx, releases the key: the retry runs. Shared functions and one
- * state object per response: only keyed requests pay for it.
+ * answers 5xx, releases the key: the retry runs.
+ *
+ * The wrapping `write`/`end` go once on the app's response prototype (as
+ * `safeResponses()` does) and pass straight through for a response with
+ * nothing to record: own methods on each response cost far more than the
+ * one symbol read (measured: tens of µs per request).
  */
-function record(res: ServerResponse, rec: Omit<Recording, 'write' | 'end' | 'chunks' | 'size' | 'tooLarge' | 'settled'>): void {
-  (res as Recorded)[kRecording] = {
-    ...rec,
-    write: methodOf(res, 'write'),
-    end: methodOf(res, 'end'),
+function record(res: ServerResponse, init: RecordingInit): void {
+  const r = res as Recorded;
+  const state: Recording = {
+    store: init.store,
+    storeKey: init.storeKey,
+    claim: init.claim,
+    ttlMs: init.ttlMs,
+    maxBodyBytes: init.maxBodyBytes,
+    report: init.report,
     chunks: [],
     size: 0,
     tooLarge: false,
     settled: false,
   };
-  Object.assign(res, { write: recordWrite, end: recordEnd });
-  res.once('close', recordClose);
+  if (!(kOriginals in r)) {
+    const proto = Object.getPrototypeOf(res) as object;
+    if (proto === ServerResponse.prototype) {
+      nodeLayer ??= recordingLayer(Object.create(ServerResponse.prototype) as object, ServerResponse.prototype as ServerResponse);
+      Object.setPrototypeOf(res, nodeLayer);
+    } else recordingLayer(proto, proto as ServerResponse);
+  }
+  r[kRecording] = state;
+  res.on('close', recordClose);
+}
+
+/** Defines recording `write` and `end` on `target`, over the methods `source` resolves to now. */
+function recordingLayer(target: object, source: ServerResponse): object {
+  const originals: Originals = { write: methodOf(source, 'write'), end: methodOf(source, 'end') };
+  Object.defineProperty(target, kOriginals, { value: originals, configurable: true });
+  Object.defineProperty(target, 'write', { value: recordWrite, configurable: true, writable: true });
+  Object.defineProperty(target, 'end', { value: recordEnd, configurable: true, writable: true });
+  return target;
 }
 
 function capture(rec: Recording, chunk: unknown, encoding: unknown): void {
@@ -210,16 +245,21 @@ function capture(rec: Recording, chunk: unknown, encoding: unknown): void {
 
 function recordWrite(this: Recorded, chunk: unknown, encoding: unknown, callback: unknown): boolean {
   const rec = this[kRecording];
-  if (!rec.settled) capture(rec, chunk, encoding);
-  return rec.write.call(this, chunk, encoding, callback) as boolean;
+  if (rec !== undefined && !rec.settled) capture(rec, chunk, encoding);
+  return this[kOriginals].write.call(this, chunk, encoding, callback) as boolean;
 }
 
 function recordEnd(this: Recorded, chunk: unknown, encoding: unknown, callback: unknown): Recorded {
   const rec = this[kRecording];
+  const end = this[kOriginals].end;
+  if (rec === undefined) {
+    end.call(this, chunk, encoding, callback);
+    return this;
+  }
   if (rec.settled) return this;
   rec.settled = true;
   capture(rec, chunk, encoding);
-  const send = (): void => void rec.end.call(this, chunk, encoding, callback);
+  const send = (): void => void end.call(this, chunk, encoding, callback);
   if (this.statusCode >= 500) {
     release(rec);
     send();
@@ -246,7 +286,7 @@ function recordEnd(this: Recorded, chunk: unknown, encoding: unknown, callback: 
 
 function recordClose(this: Recorded): void {
   const rec = this[kRecording];
-  if (rec.settled) return;
+  if (rec === undefined || rec.settled) return;
   rec.settled = true;
   release(rec);
 }

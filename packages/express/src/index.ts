@@ -3,8 +3,8 @@ export type { ClientAbortMiddleware, ClientAbortOptions, RequestWithSignal } fro
 export { safeResponses, type SafeResponsesMiddleware, type SafeResponsesOptions } from './safe-response.js';
 export { clientAbortErrors, type ClientAbortErrorsMiddleware, type ClientAbortErrorsOptions } from './error-handler.js';
 export { configureServerTimeouts, type ServerTimeouts, type ServerTimeoutsOptions } from './server-timeouts.js';
-export { gracefulShutdown, ShutdownHandle } from './graceful-shutdown.js';
-export type { GracefulShutdownEvents, GracefulShutdownOptions, ShutdownState, ShutdownStats } from './graceful-shutdown.js';
+export { gracefulShutdown } from './graceful-shutdown.js';
+export type { GracefulShutdownEvents, GracefulShutdownOptions, ShutdownHandle, ShutdownState, ShutdownStats } from './graceful-shutdown.js';
 export { idempotency, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, type IdempotencyMiddleware, type IdempotencyOptions } from './idempotency.js';
 export { MemoryIdempotencyStore, IdempotencyStoreError } from './idempotency-store.js';
 export type { ClaimResult, IdempotencyClaim, IdempotencyStore, MemoryIdempotencyStoreOptions, StoredResponse } from './idempotency-store.js';

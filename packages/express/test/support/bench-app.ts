@@ -51,6 +51,12 @@ if (parts.has('abort')) app.use(clientAbort({ events }));
 if (parts.has('shed')) app.use(shedLoad({ events }));
 app.use(express.json());
 if (parts.has('idem') || mode === 'idempotency-memory') app.use(idempotency({ events }));
+if (mode === 'idempotency-forgetful') {
+  // Claims every key and keeps nothing: the middleware's own cost, without a store's.
+  const claimed = Promise.resolve({ state: 'claimed' } as const);
+  const done = Promise.resolve();
+  app.use(idempotency({ events, store: { claim: () => claimed, complete: () => done, release: () => done } }));
+}
 if (mode.startsWith('idempotency-redis:')) {
   const client = new Redis(Number(mode.split(':')[1]), '127.0.0.1', { enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
   await new Promise((resolve) => client.once('ready', resolve));
