@@ -129,7 +129,8 @@ function onSocketClose(this: WatchedSocket): void {
  * plain node:http request gets its own).
  */
 function defineSignal(target: object, res: ServerResponse | undefined): void {
-  if (res === undefined && 'signal' in target) return;
+  // Node 24 has its own `req.signal` on IncomingMessage.prototype (a DOMException when the request is destroyed): this one shadows it.
+  if (res === undefined && Object.hasOwn(target, 'signal')) return;
   if (res !== undefined) (target as { [kResponse]?: ServerResponse })[kResponse] = res;
   Object.defineProperty(target, 'signal', {
     configurable: true,

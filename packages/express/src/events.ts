@@ -68,7 +68,7 @@ export interface ExpressEventMap {
     readonly event: 'state';
     readonly from: 'ok' | 'overloaded';
     readonly to: 'ok' | 'overloaded';
-    /** The event loop's delay (99th percentile of the last sample window, or the sampler's own lateness if larger), integer ms. */
+    /** The event loop's delay (mean lateness of a 10 ms timer over the last sample window), integer ms. */
     readonly eventLoopDelayMs: number;
     readonly heapUsedBytes: number;
   };

@@ -1,15 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { checkOptions, rule } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents } from './events.js';
 import { pathOf, type Middleware } from './http-types.js';
 
 export interface ShedLoadOptions {
-  /** Overloaded while the event loop's delay (99th percentile over the last sample window, or the sampler's own lateness) is above this. Default 200 ms. */
+  /** Overloaded while the event loop's delay (the mean lateness of a 10 ms timer over the last sample window) is above this. Default 200 ms. */
   readonly maxEventLoopDelayMs?: number;
   /** Also overloaded while the V8 heap in use is above this many bytes. Default: no heap limit. */
   readonly maxHeapUsedBytes?: number;
-  /** How often the delay and heap are read. Default 500 ms. */
+  /** The sample window: how often the delay and heap are judged. Default 500 ms. */
   readonly sampleIntervalMs?: number;
   /** `Retry-After` of shed responses, in seconds. Default 1. */
   readonly retryAfterS?: number;
@@ -27,10 +26,12 @@ export type ShedLoadMiddleware = Middleware & {
   close(): Promise<void>;
 };
 
+const TICK_MS = 10;
+
 const RULES = {
   maxEventLoopDelayMs: rule.number(1, 60_000),
   maxHeapUsedBytes: rule.integer(1),
-  sampleIntervalMs: rule.timerMs(10),
+  sampleIntervalMs: rule.timerMs(20),
   retryAfterS: rule.integer(0, 86_400),
   skip: rule.function('(req) => boolean'),
   events: eventsRule,
@@ -40,7 +41,8 @@ const RULES = {
  * Middleware: while the process is overloaded (its event loop late by more
  * than `maxEventLoopDelayMs`, or its heap above `maxHeapUsedBytes`), answers
  * 503 with `Retry-After` at once instead of queueing work it cannot finish
- * in time (clients then time out and reset). The sampling timer is unref'd;
+ * in time (clients then time out and reset). It recovers after two calm
+ * sample windows in a row. The sampling timer is unref'd;
  * `close()` stops it. Health checks go before it, or in `skip`.
  */
 export function shedLoad(options: ShedLoadOptions = {}): ShedLoadMiddleware {
@@ -51,23 +53,35 @@ export function shedLoad(options: ShedLoadOptions = {}): ShedLoadMiddleware {
   const skip = options.skip;
   const events = options.events ?? createExpressEvents();
 
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  let overloaded = false;
-  let reason: 'event-loop-delay' | 'heap' = 'event-loop-delay';
+  // A 10 ms timer measures how late the loop runs it; each window's mean lateness is the delay. Not
+  // monitorEventLoopDelay(): its histogram stopped recording under some loads here (windows of 0 samples).
   const intervalMs = options.sampleIntervalMs ?? 500;
-  let lastSample = performance.now();
-  const sample = (): void => {
-    // The sampler's own lateness too: a loop busy with one long batch of I/O callbacks records few histogram samples.
+  let overloaded = false;
+  let calmWindows = 0;
+  let reason: 'event-loop-delay' | 'heap' = 'event-loop-delay';
+  let lastTick = performance.now();
+  let windowStart = lastTick;
+  let lagSum = 0;
+  let ticks = 0;
+  const tick = (): void => {
     const now = performance.now();
-    const lateMs = now - lastSample - intervalMs;
-    lastSample = now;
-    const delayMs = Math.max(lateMs, histogram.count === 0 ? 0 : histogram.percentile(99) / 1e6);
-    histogram.reset();
+    lagSum += Math.max(0, now - lastTick - TICK_MS);
+    ticks++;
+    lastTick = now;
+    if (now - windowStart >= intervalMs) {
+      evaluate(lagSum / ticks);
+      windowStart = now;
+      lagSum = 0;
+      ticks = 0;
+    }
+  };
+  const evaluate = (delayMs: number): void => {
     const heapUsed = maxHeap === Number.POSITIVE_INFINITY ? 0 : process.memoryUsage().heapUsed;
     const over = delayMs > maxDelayMs || heapUsed > maxHeap;
     if (over) reason = delayMs > maxDelayMs ? 'event-loop-delay' : 'heap';
-    if (over === overloaded) return;
+    // Recovery needs two calm windows in a row: the first calm one is usually calm only because requests were shed.
+    calmWindows = over ? 0 : calmWindows + 1;
+    if (over === overloaded || (overloaded && calmWindows < 2)) return;
     overloaded = over;
     debug('shedLoad: %s (event loop delay %d ms)', over ? 'overloaded' : 'recovered', Math.round(delayMs));
     events.emit('state', {
@@ -78,7 +92,7 @@ export function shedLoad(options: ShedLoadOptions = {}): ShedLoadMiddleware {
       heapUsedBytes: heapUsed,
     });
   };
-  const timer = setInterval(sample, intervalMs);
+  const timer = setInterval(tick, TICK_MS);
   timer.unref();
 
   const middleware: Middleware = (req, res, next) => {
@@ -98,7 +112,6 @@ export function shedLoad(options: ShedLoadOptions = {}): ShedLoadMiddleware {
         if (!closed) {
           closed = true;
           clearInterval(timer);
-          histogram.disable();
           overloaded = false;
         }
         return Promise.resolve();
