@@ -6,7 +6,11 @@
  *   (safeResponses, clientAbort, shedLoad, idempotency, clientAbortErrors,
  *   configureServerTimeouts, gracefulShutdown);
  * - `idempotency-memory`, `idempotency-redis:<port>`: plain plus
- *   idempotency() with that store in front of POST /orders.
+ *   idempotency() with that store in front of POST /orders;
+ *   `idempotency-forgetful`: with a store that claims every key and keeps
+ *   nothing (the middleware's own cost);
+ * - `with:safe,abort,shed,idem,errors,timeouts,shutdown`: some of them only,
+ *   to see what each costs.
  * Prints its port once listening, its CPU time on the line `cpu`; ends when its stdin closes.
  *
  *   node --import tsx bench-app.ts <mode>
