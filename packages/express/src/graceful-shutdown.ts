@@ -313,8 +313,14 @@ class GracefulShutdown implements ShutdownHandle {
   }
 
   readonly #onSignal = (signal: NodeJS.Signals): void => {
-    void this.shutdown().then(() => {
+    const reraise = (): void => {
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    this.shutdown().then(reraise, (error: unknown) => {
+      // Nobody awaits a shutdown a signal started: a failing cleanup becomes a warning, not an unhandled rejection.
+      const detail = error instanceof Error ? error : new Error(String(error));
+      process.emitWarning(`gracefulShutdown '${this.name}' on ${signal}: ${detail.message}`, { type: 'HoldfastWarning', detail: detail.stack ?? '' });
+      reraise();
     });
   };
 

@@ -3,7 +3,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import { checkOptions, classify, rule } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
 import { methodOf, pathOf, type Method, type Middleware } from './http-types.js';
-import { MemoryIdempotencyStore, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
+import { MemoryIdempotencyStore, type ClaimResult, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
 
 export interface IdempotencyOptions {
   /** Where keys live. Default a `MemoryIdempotencyStore` (one instance); a fleet shares a `RedisIdempotencyStore`. */
@@ -103,7 +103,7 @@ export function idempotency(options: IdempotencyOptions = {}): IdempotencyMiddle
     }
     const storeKey = scope === undefined ? key : `${scope(req)}\u0000${key}`;
     const claim: IdempotencyClaim = { fingerprint: fingerprintOf(req), token: randomUUID() };
-    store.claim(storeKey, claim, lockMs).then(
+    claimKey(store, storeKey, claim, lockMs).then(
       (found) => {
         if (found.state === 'claimed') {
           report(req, key, 'claimed');
@@ -129,6 +129,11 @@ export function idempotency(options: IdempotencyOptions = {}): IdempotencyMiddle
     );
   };
   return Object.assign(middleware, { events, store });
+}
+
+/** The store's claim, with a store that throws instead of rejecting treated the same (fail closed). */
+async function claimKey(store: IdempotencyStore, key: string, claim: IdempotencyClaim, lockMs: number): Promise<ClaimResult> {
+  return store.claim(key, claim, lockMs);
 }
 
 /** SHA-256 of the method, the path and the parsed body (or raw body, when a parser left a Buffer or string). */

@@ -140,6 +140,26 @@ describe('the shutdown handle', () => {
     expect(server.listening).toBe(false);
   });
 
+  it('turns a failing cleanup after a signal into a warning, not an unhandled rejection', async () => {
+    const { server } = await listen((_req, res) => res.end('ok'));
+    const keep = (): void => undefined;
+    process.on('SIGUSR2', keep);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    const handle = gracefulShutdown(server, {
+      signals: ['SIGUSR2'],
+      cleanup: () => Promise.reject(new Error('pool would not close')),
+    });
+    process.kill(process.pid, 'SIGUSR2');
+    await until(() => warnings.length > 0, 'the warning');
+    expect(warnings[0]).toBe("gracefulShutdown 'http' on SIGUSR2: pool would not close");
+    expect(handle.state).toBe('closed');
+    await expect(handle.shutdown()).rejects.toThrow('pool would not close');
+    process.off('warning', onWarning);
+    process.off('SIGUSR2', keep);
+  });
+
   it('checks its options', () => {
     const server = http.createServer();
     expect(() => gracefulShutdown(server, { timeout: 5 } as never)).toThrow(/unknown option 'timeout' \(did you mean timeoutMs\?\)/);

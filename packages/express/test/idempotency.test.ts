@@ -113,6 +113,18 @@ for (const [name, express] of EXPRESSES) {
       expect(s.runs).toEqual([]);
       expect(s.outcomes).toEqual(['store-unavailable']);
       s.close();
+      // A store that throws instead of rejecting: the same.
+      const throwing = await start({
+        store: {
+          ...down,
+          claim: () => {
+            throw new Error('not connected');
+          },
+        },
+      });
+      expect((await send(throwing.url, json({ amount: 9 }, 'k-6'))).status).toBe(503);
+      expect(throwing.runs).toEqual([]);
+      throwing.close();
     });
   });
 }
