@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { shedLoad, type ExpressEventMap } from '../src/index.js';
-import { EXPRESSES, failOnEscapedErrors, send, sleep } from './support/servers.js';
+import { EXPRESSES, failOnEscapedErrors, send, sleep, until } from './support/servers.js';
 
 failOnEscapedErrors();
 
@@ -31,15 +31,15 @@ for (const [name, express] of EXPRESSES) {
 
       const statuses: { status: number; retryAfter: string | undefined }[] = [];
       const health: number[] = [];
-      const until = performance.now() + 2_000;
+      const endAt = performance.now() + 2_000;
       const worker = async (): Promise<void> => {
-        while (performance.now() < until) {
+        while (performance.now() < endAt) {
           const r = await send(`${url}/work`);
           statuses.push({ status: r.status, retryAfter: r.headers['retry-after'] });
         }
       };
       const prober = async (): Promise<void> => {
-        while (performance.now() < until) {
+        while (performance.now() < endAt) {
           health.push((await send(`${url}/health`)).status);
           await sleep(50);
         }
@@ -55,9 +55,8 @@ for (const [name, express] of EXPRESSES) {
       expect(states[0]).toMatchObject({ event: 'state', from: 'ok', to: 'overloaded' });
       expect(states[0]!.eventLoopDelayMs).toBeGreaterThan(40);
 
-      // Idle again: two calm samples in a row and it recovers.
-      await sleep(400);
-      expect(shed.overloaded).toBe(false);
+      // Idle again: two calm samples in a row and it recovers (a deadline, not a fixed wait: CI machines are loaded).
+      await until(() => !shed.overloaded, 'the recovery', 5_000);
       expect(states.at(-1)).toMatchObject({ from: 'overloaded', to: 'ok' });
       await shed.close();
       await shed.close();
