@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import { checkOptions, classify, rule } from '@holdfast/core';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
-import { methodOf, pathOf, type Method, type Middleware } from './http-types.js';
+import { methodOf, pathOf, sharedResponseProto, type Method, type Middleware } from './http-types.js';
 import { MemoryIdempotencyStore, type ClaimResult, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
 
 export interface IdempotencyOptions {
@@ -196,8 +196,9 @@ let nodeLayer: object | undefined;
  * retries finds the record there. A handler that never ends its response, or
  * answers 5xx, releases the key: the retry runs.
  *
- * The wrapping `write`/`end` go once on the app's response prototype (as
- * `safeResponses()` does) and pass straight through for a response with
+ * The wrapping `write`/`end` go once on Express's response prototype (as
+ * `safeResponses()` does; shared by every app and sub-app, so a route in a
+ * sub-app is recorded too) and pass straight through for a response with
  * nothing to record: own methods on each response cost far more than the
  * one symbol read (measured: tens of µs per request).
  */
@@ -216,8 +217,8 @@ function record(res: ServerResponse, init: RecordingInit): void {
     settled: false,
   };
   if (!(kOriginals in r)) {
-    const proto = Object.getPrototypeOf(res) as object;
-    if (proto === ServerResponse.prototype) {
+    const proto = sharedResponseProto(res);
+    if (proto === undefined) {
       nodeLayer ??= recordingLayer(Object.create(ServerResponse.prototype) as object, ServerResponse.prototype as ServerResponse);
       Object.setPrototypeOf(res, nodeLayer);
     } else recordingLayer(proto, proto as ServerResponse);

@@ -114,6 +114,23 @@ for (const [name, express] of EXPRESSES) {
       expect(seen).toEqual([{ event: 'late-write', method: 'GET', path: '/twice', call: 'setHeader', reason: 'headers-sent' }]);
     });
 
+    it('safeResponses guards a route of a mounted sub-app too', async () => {
+      const events = createExpressEvents();
+      const seen: ExpressEventMap['late-write'][] = [];
+      events.on('late-write', (e) => seen.push(e));
+      const app = express();
+      const admin = express();
+      admin.get('/twice', (_req, res) => {
+        res.send('first');
+        res.send('second');
+      });
+      app.use(safeResponses({ events }));
+      app.use('/admin', admin);
+      const { port } = await listenApp(app);
+      expect(await (await fetch(`http://127.0.0.1:${port}/admin/twice`)).text()).toBe('first');
+      expect(seen).toMatchObject([{ path: '/admin/twice', call: 'setHeader', reason: 'headers-sent' }]);
+    });
+
     it('clientAbortErrors: body parsing cut short by the client is a client abort (no 500), an upstream reset is a real fault', async () => {
       const events = createExpressEvents();
       const aborts: ExpressEventMap['client-abort'][] = [];

@@ -90,6 +90,27 @@ for (const [name, express] of EXPRESSES) {
       strict.close();
     });
 
+    it('records a route of a mounted sub-app (which switches the response prototype while it runs)', async () => {
+      const app = express();
+      const v1 = express();
+      let runs = 0;
+      v1.post('/pay', (_req, res) => {
+        runs++;
+        res.status(201).send(`run ${runs}`);
+      });
+      app.use(express.json(), idempotency());
+      app.use('/v1', v1);
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/pay`;
+      expect((await send(url, json({ amount: 1 }, 'sub-1'))).body).toBe('run 1');
+      const again = await send(url, json({ amount: 1 }, 'sub-1'));
+      expect(again).toMatchObject({ status: 201, body: 'run 1' });
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(runs).toBe(1);
+      server.close();
+    });
+
     it('keeps callers apart with scope', async () => {
       const s = await start({ scope: (req) => String(req.headers['x-user']) });
       const as = (user: string) => ({ ...json({ amount: 7 }, 'same'), headers: { ...json({ amount: 7 }, 'same').headers, 'x-user': user } });
