@@ -45,6 +45,7 @@ describe('the shutdown handle', () => {
     app.get('/fast', (_req, res) => res.send('fast'));
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
+    const listenersBefore = [server.listenerCount('request'), server.listenerCount('connection')];
     const handle = gracefulShutdown(server, { signals: [] });
     app.get('/ready', handle.readiness);
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -80,6 +81,8 @@ describe('the shutdown handle', () => {
     expect(await slow).toMatchObject({ status: 200, connection: 'close', body: 'slow done' });
     await closed;
     expect(handle.state).toBe('closed');
+    // Its listeners are gone from the server: what is left is node's and Express's own.
+    expect([server.listenerCount('request'), server.listenerCount('connection')]).toEqual(listenersBefore);
     expect(states).toEqual(['running->draining', 'draining->closed']);
     expect(handle.stats()).toMatchObject({ connections: 0, inFlight: 0, answeredWhileDraining: 3, forced: 0 });
     await handle.close();

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { shedLoad, type ExpressEventMap } from '../src/index.js';
@@ -84,6 +85,24 @@ describe('shedLoad() options', () => {
     await shed.close();
     expect((await send(`${url}/x`)).status).toBe(200);
     server.close();
+  });
+
+  it("close() leaves no timer behind (its sampler is unref'd, so only async_hooks sees it)", async () => {
+    const live = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => {
+        if (type === 'Timeout') live.add(id);
+      },
+      destroy: (id) => {
+        live.delete(id);
+      },
+    }).enable();
+    const shed = shedLoad({ sampleIntervalMs: 20 });
+    expect(live.size).toBe(1);
+    await shed.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(live.size).toBe(0);
+    hook.disable();
   });
 
   it('checks its options', () => {
