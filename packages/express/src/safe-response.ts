@@ -62,35 +62,37 @@ function guard(res: ServerResponse): void {
 function guardedLayer(target: object, source: ServerResponse): object {
   const original = Object.fromEntries(GUARDED.map((name) => [name, methodOf(source, name)])) as Record<Call, Method>;
   // Fixed arity, not rest parameters: these run several times per response, and a rest array is an allocation each time.
+  // A response no safeResponses() saw (another app in the process, sharing Express's prototype) keeps Express's own
+  // behaviour: the guards act only for a response the middleware marked.
   const methods: Record<Call, Method> = {
     write(a, b, c) {
-      if (bodyWriteBlocked(this, 'write')) return skipped(a, b, c, false);
+      if (isGuarded(this) && bodyWriteBlocked(this, 'write')) return skipped(a, b, c, false);
       return original.write.call(this, a, b, c);
     },
     end(a, b, c) {
-      if (bodyWriteBlocked(this, 'end')) return skipped(a, b, c, this);
+      if (isGuarded(this) && bodyWriteBlocked(this, 'end')) return skipped(a, b, c, this);
       original.end.call(this, a, b, c);
       return this;
     },
     writeHead(a, b, c) {
-      if (this.headersSent) return blocked(this, 'writeHead');
+      if (this.headersSent && isGuarded(this)) return blocked(this, 'writeHead');
       original.writeHead.call(this, a, b, c);
       return this;
     },
     setHeader(a, b) {
-      if (this.headersSent) return blocked(this, 'setHeader');
+      if (this.headersSent && isGuarded(this)) return blocked(this, 'setHeader');
       original.setHeader.call(this, a, b);
       return this;
     },
     removeHeader(a) {
-      if (this.headersSent) {
+      if (this.headersSent && isGuarded(this)) {
         blocked(this, 'removeHeader');
         return undefined;
       }
       return original.removeHeader.call(this, a);
     },
     appendHeader(a, b) {
-      if (this.headersSent) return blocked(this, 'appendHeader');
+      if (this.headersSent && isGuarded(this)) return blocked(this, 'appendHeader');
       original.appendHeader.call(this, a, b);
       return this;
     },
@@ -107,8 +109,12 @@ function skipped<T>(a: unknown, b: unknown, c: unknown, result: T): T {
   return result;
 }
 
+/** A response a safeResponses() middleware saw. */
+function isGuarded(res: Guarded): boolean {
+  return res[kEvents] !== undefined;
+}
+
 function report(res: Guarded, call: Call, reason: LateWriteReason): void {
-  // A response of an app or route that did not mount safeResponses() is guarded, but reports nothing.
   const events = res[kEvents];
   if (res[kReported] === true || events === undefined) return;
   res[kReported] = true;

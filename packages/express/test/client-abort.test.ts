@@ -131,6 +131,26 @@ for (const [name, express] of EXPRESSES) {
       expect(seen).toMatchObject([{ path: '/admin/twice', call: 'setHeader', reason: 'headers-sent' }]);
     });
 
+    it('an app that did not mount safeResponses keeps Express own behaviour, though another app in the process did', async () => {
+      const guarded = express();
+      guarded.use(safeResponses());
+      guarded.get('/', (_req, res) => res.send('ok'));
+      await fetch(`http://127.0.0.1:${(await listenApp(guarded)).port}/`);
+      const errors: unknown[] = [];
+      const plain = express();
+      plain.get('/twice', (_req, res) => {
+        res.send('first');
+        try {
+          res.send('second');
+        } catch (error) {
+          errors.push(error);
+        }
+      });
+      const { port } = await listenApp(plain);
+      expect(await (await fetch(`http://127.0.0.1:${port}/twice`)).text()).toBe('first');
+      expect(errors).toMatchObject([{ code: 'ERR_HTTP_HEADERS_SENT' }]);
+    });
+
     it('clientAbortErrors: body parsing cut short by the client is a client abort (no 500), an upstream reset is a real fault', async () => {
       const events = createExpressEvents();
       const aborts: ExpressEventMap['client-abort'][] = [];
