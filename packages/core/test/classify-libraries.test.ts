@@ -260,6 +260,15 @@ describe('classify: real client-library errors', () => {
       expect(JSON.stringify(fault)).not.toContain('s3cret');
     });
 
+    // What a handshake with a wrong password rejects with (drivers 6.20 and 7.9, measured against packages/mongoose's test server).
+    it('AuthenticationFailed labelled HandshakeError + ResetPool stays not transient: a wrong password is not retried', () => {
+      const error = new MongoServerError({ ok: 0, code: 18, codeName: 'AuthenticationFailed', errmsg: 'Authentication failed.' });
+      error.addErrorLabel('HandshakeError');
+      error.addErrorLabel('ResetPool');
+      expect(classify(error)).toMatchObject({ kind: 'unknown', code: 'AuthenticationFailed', phase: 'connect', transient: false });
+      expect(classify(error).hint).toContain('check the user, password and authSource');
+    });
+
     it('server errors: failover codes and labels decide transient, NoWritesPerformed makes a write safe to repeat', () => {
       const notPrimary = new MongoServerError({
         ok: 0,

@@ -260,12 +260,13 @@ const OTHER_DRIVER_ERROR: Spec = {
   hint: 'the MongoDB driver rejected the operation; see its message',
 };
 
+// Not `ResetPool`: it says the driver cleared its pool, which it also does when a handshake fails on bad credentials
+// (`AuthenticationFailed` labelled HandshakeError + ResetPool); the network errors it accompanies are transient already.
 const TRANSIENT_LABELS: ReadonlySet<string> = new Set([
   'RetryableWriteError',
   'TransientTransactionError',
   'RetryableError',
   'SystemOverloadedError',
-  'ResetPool',
   'PoolRequestedRetry',
   'ResumableChangeStreamError',
 ]);
