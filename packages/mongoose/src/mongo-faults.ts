@@ -53,12 +53,26 @@ const UNREACHABLE: ReadonlySet<FaultKind> = new Set<FaultKind>(['connection-refu
 /**
  * The server (or, in a replica set, a writable primary) cannot be reached
  * now: nothing got through (connect phase) because the connection was
- * refused, the name did not resolve, selection timed out or an election is
- * under way. Unlike a reset of one pooled connection, trying again at once
- * would meet the same fault, so operations wait for the server instead.
+ * refused, the name did not resolve, selection timed out, an election is
+ * under way, or a new connection failed before its handshake completed.
+ * Unlike a reset of one pooled connection, trying again at once would meet
+ * the same fault, so operations wait for the server instead.
  */
-export function meansUnreachable(fault: Fault): boolean {
-  return fault.transient && fault.phase === 'connect' && UNREACHABLE.has(fault.kind);
+export function meansUnreachable(fault: Fault, error: unknown): boolean {
+  if (!fault.transient || fault.phase !== 'connect') return false;
+  return UNREACHABLE.has(fault.kind) || failedToConnect(error);
+}
+
+/** A MongoNetworkError from making a new connection: `beforeHandshake`, or driver 7's SystemOverloadedError label on a failed connection. */
+function failedToConnect(error: unknown): boolean {
+  let node = error;
+  for (let depth = 0; depth < 3 && typeof node === 'object' && node !== null; depth++) {
+    if (read(node, 'beforeHandshake') === true) return true;
+    const labels = read(node, 'errorLabels');
+    if (Array.isArray(labels) && labels.includes('SystemOverloadedError')) return true;
+    node = read(node, 'cause');
+  }
+  return false;
 }
 
 const CLOSED_CLIENT_NAMES: ReadonlySet<unknown> = new Set(['MongoNotConnectedError', 'MongoTopologyClosedError', 'MongoClientClosedError']);

@@ -128,8 +128,10 @@ export class ResilientMongoose {
   #lastFaultAt: number | undefined;
   #upSince = 0;
   #downSince = 0;
-  /** An openUri() still running (an attempt cut short by the deadline): close() waits for it. */
+  /** An openUri() still running (an attempt cut short by the deadline): close() ends it and waits for it. */
   #opening: Promise<void> | undefined;
+  /** The MongoClient of that attempt: closing it ends the attempt at once. */
+  #attemptClient: mongo.MongoClient | undefined;
   #client: mongo.MongoClient | undefined;
   #closing: Promise<void> | undefined;
 
@@ -180,7 +182,7 @@ export class ResilientMongoose {
       {
         gate: this.#gate,
         lastFault: () => this.#lastFault,
-        failed: (fault) => this.#onOperationFault(fault),
+        failed: (fault, error) => this.#onOperationFault(fault, error),
       },
     );
     this.#runner.policy.on('retry', () => {
@@ -317,6 +319,8 @@ export class ResilientMongoose {
     this.#startup.abort(new NotConnectedError('the handle was closed before the first connection was made', CLOSED_FAULT));
     this.#gate.fail(new NotConnectedError('the handle was closed while the operation waited for the server', CLOSED_FAULT));
     await this.ready.catch(() => undefined);
+    // An attempt the deadline cut short would otherwise run out its server selection.
+    await this.#attemptClient?.close().catch(() => undefined);
     await this.#opening;
     for (const detach of this.#detach.splice(0)) detach();
     try {
@@ -372,10 +376,12 @@ export class ResilientMongoose {
           const client = (this.connection as { client?: mongo.MongoClient }).client;
           client?.on('serverHeartbeatFailed', onHeartbeatFailed);
           running = true;
-          this.#opening = opening.then(
-            () => void client?.off('serverHeartbeatFailed', onHeartbeatFailed),
-            () => void client?.off('serverHeartbeatFailed', onHeartbeatFailed),
-          );
+          this.#attemptClient = client;
+          const settled = (): void => {
+            client?.off('serverHeartbeatFailed', onHeartbeatFailed);
+            if (this.#attemptClient === client) this.#attemptClient = undefined;
+          };
+          this.#opening = opening.then(settled, settled);
           try {
             await opening;
           } finally {
@@ -461,10 +467,10 @@ export class ResilientMongoose {
     });
   }
 
-  #onOperationFault(fault: Fault): void {
+  #onOperationFault(fault: Fault, error: unknown): void {
     if (!fault.transient) return;
     this.#noteFault(fault);
-    if (meansUnreachable(fault)) this.#lost(fault);
+    if (meansUnreachable(fault, error)) this.#lost(fault);
   }
 
   /** The server stopped being reachable: operations wait, the probe looks for it. */
