@@ -365,11 +365,22 @@ export class ResilientMongoose {
     // True while an openUri() runs: one the deadline cuts short has not failed yet, its monitor's fault is the one to report.
     let running = false;
     const reported = (fault: Fault): Fault => (running && this.#lastFault !== undefined ? this.#lastFault : fault);
-    const onHeartbeatFailed = (event: { failure?: unknown }): void => this.#noteFault(classify(event.failure, { phase: 'connect' }));
+    // A check that fails for a reason retrying cannot fix (a certificate, an unknown host) ends the attempt at once rather
+    // than after the whole server selection: the attempt's client is closed and the check's error is what the attempt throws.
+    let fatal: unknown;
+    const onHeartbeatFailed = (event: { failure?: unknown }): void => {
+      const fault = classify(event.failure, { phase: 'connect' });
+      this.#noteFault(fault);
+      if (!fault.transient && running && fatal === undefined) {
+        fatal = event.failure;
+        void this.#attemptClient?.close().catch(() => undefined);
+      }
+    };
     try {
       await retry(
         async () => {
           this.#connectAttempts++;
+          fatal = undefined;
           // mongoose keeps the options object; each attempt gets its own copy.
           const opening = this.connection.openUri(this.#uri, { ...this.#connectOptions });
           // openUri() made its MongoClient before its first await: its monitor reports each failed check within milliseconds.
@@ -384,6 +395,8 @@ export class ResilientMongoose {
           this.#opening = opening.then(settled, settled);
           try {
             await opening;
+          } catch (error) {
+            throw fatal ?? error;
           } finally {
             running = false;
           }

@@ -151,6 +151,13 @@ describe.each(DRIVER_LINES)('faults retrying cannot fix fail at once, $label', (
     expect((error as Error).message).not.toContain('s3cret');
   });
 
+  it('an unknown host (ENOTFOUND) fails at once with a dns fault', async () => {
+    const handle = openHandle(mongoose, 'mongodb://holdfast-test.invalid:27017/app');
+    const error = await rejectionOf(handle.ready);
+    expect(error).toMatchObject({ reason: 'not-transient', fault: { kind: 'dns', code: 'ENOTFOUND', transient: false } });
+    expect(handle.stats().connectAttempts).toBe(1);
+  });
+
   it('options are checked at construction, with the option, the value and a pointer', () => {
     expect(() => new ResilientMongoose('mongodb://127.0.0.1/app', { dbName: 'x' } as never)).toThrow(
       /unknown option 'dbName' \(did you mean connectOptions\.dbName/,
