@@ -29,6 +29,10 @@ export interface RunnerWatcher {
   lastFault(): Fault | undefined;
   /** Every failed attempt, classified. */
   failed(fault: Fault, error: unknown): void;
+  /** A call starts. */
+  started(): void;
+  /** A call ended: `error` is what it rejects with, undefined when it resolved. */
+  settled(error: unknown): void;
 }
 
 export interface RunnerSettings {
@@ -118,15 +122,23 @@ export class OperationRunner {
    * it turns idempotent when the operation turns out to be a read.
    */
   execute<T>(operation: RetryableOperation<T>, call: RetryCallOptions, repeatable?: Repeatable): Promise<T> {
+    const watcher = this.#watcher;
+    watcher?.started();
     return this.policy
       .execute<T | PassThrough>((info) => this.#attempt(operation, info, repeatable), call)
       .then(
         (value) => {
-          if (value instanceof PassThrough) throw value.error;
+          if (value instanceof PassThrough) {
+            watcher?.settled(value.error);
+            throw value.error;
+          }
+          watcher?.settled(undefined);
           return value;
         },
         (error: unknown) => {
-          throw this.#explain(error);
+          const explained = this.#explain(error);
+          watcher?.settled(explained);
+          throw explained;
         },
       );
   }

@@ -73,11 +73,12 @@ export const DEFAULT_CONNECT_SCHEDULE: Schedule = exponential({ initialMs: 250, 
 
 /**
  * Reachability probes while the server cannot be reached: full jitter from
- * 100 ms doubling to 1 s. One `ping` per handle at most every second (half a
- * second on average) however many operations wait, and the first operation
- * after the server's return waits half a second on average.
+ * 50 ms doubling to 500 ms. At most one `ping` per handle every 500 ms (every
+ * 250 ms on average) however many operations wait: the pace of the driver's
+ * own monitor while operations wait for a server (minHeartbeatFrequencyMS).
+ * The first operation after the server's return waits about 250 ms.
  */
-export const DEFAULT_PROBE_SCHEDULE: Schedule = exponential({ initialMs: 100, factor: 2, maxMs: 1_000, jitter: 'full' });
+export const DEFAULT_PROBE_SCHEDULE: Schedule = exponential({ initialMs: 50, factor: 2, maxMs: 500, jitter: 'full' });
 
 export const DEFAULTS = {
   connectDeadlineMs: 120_000,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   AttemptTimeoutError,
+  OutcomeUnknownError,
   RetryBudget,
   RetryError,
   TypedEvents,
@@ -183,6 +184,16 @@ export class ResilientMongoose {
         gate: this.#gate,
         lastFault: () => this.#lastFault,
         failed: (fault, error) => this.#onOperationFault(fault, error),
+        started: () => {
+          this.#operations++;
+          this.#inFlight++;
+        },
+        settled: (error) => {
+          this.#inFlight--;
+          if (error === undefined) return;
+          this.#failedOperations++;
+          if (error instanceof OutcomeUnknownError) this.#outcomeUnknown++;
+        },
       },
     );
     this.#runner.policy.on('retry', () => {
@@ -264,7 +275,7 @@ export class ResilientMongoose {
         new TypeError(`withRetry: the operation must be a function ({ attempt, signal }) => promise or query, got ${typeof operation}`),
       );
     }
-    return this.#track(this.#runner.run(operation, checked));
+    return this.#runner.run(operation, checked);
   }
 
   /**
@@ -279,13 +290,11 @@ export class ResilientMongoose {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`withTransaction: fn must be a function (session, { attempt }) => promise, got ${typeof fn}`));
     }
-    return this.#track(
-      runTransaction(this.#runner, () => this.connection.startSession(), fn, {
-        deadlineMs: checked.deadlineMs ?? this.#options.deadlineMs ?? DEFAULTS.deadlineMs,
-        signal: checked.signal,
-        transactionOptions: checked.transactionOptions,
-      }),
-    );
+    return runTransaction(this.#runner, () => this.connection.startSession(), fn, {
+      deadlineMs: checked.deadlineMs ?? this.#options.deadlineMs ?? DEFAULTS.deadlineMs,
+      signal: checked.signal,
+      transactionOptions: checked.transactionOptions,
+    });
   }
 
   /** Adds a listener; returns a function that removes it. Events are also published on `holdfast:mongoose`. */
@@ -578,23 +587,6 @@ export class ResilientMongoose {
     this.#state = to;
     this.#since = Date.now();
     this.#events.emit('state', { event: 'state', name: this.name, from, to });
-  }
-
-  #track<T>(call: Promise<T>): Promise<T> {
-    this.#operations++;
-    this.#inFlight++;
-    return call.then(
-      (value) => {
-        this.#inFlight--;
-        return value;
-      },
-      (error: unknown) => {
-        this.#inFlight--;
-        this.#failedOperations++;
-        if (error instanceof Error && error.name === 'OutcomeUnknownError') this.#outcomeUnknown++;
-        throw error;
-      },
-    );
   }
 }
 

@@ -53,7 +53,7 @@ export async function runTransaction<T>(
     operation: { idempotent },
     ...(settings.signal === undefined ? {} : { signal: settings.signal }),
   });
-  const session = await runner.execute(() => startSession(), call(true));
+  const session = await runner.policy.execute(() => startSession(), call(true));
   try {
     let committing = false;
     const result = await runner
