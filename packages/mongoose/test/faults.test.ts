@@ -187,7 +187,9 @@ describe.each(DRIVER_LINES)('one client, one pool, $label', ({ mongoose }) => {
     expect(after.open).toBeLessThanOrEqual(afterFirst.open + 1);
     // Each reset costs the monitor and the pool one new connection each, at most: no second client's connections on top.
     expect(after.connections - afterFirst.connections).toBeLessThanOrEqual(2 * 20 + 2);
-    expect(after.handshakes).toBe(after.connections);
+    // Every connection is one of the driver's, with one handshake (a connection reset before its hello has none).
+    expect(after.handshakes).toBeLessThanOrEqual(after.connections);
+    expect(after.handshakes - afterFirst.handshakes).toBeLessThanOrEqual(2 * 20 + 2);
   });
 });
 

@@ -4,7 +4,7 @@ import { NotConnectedError, withRetry, type MongooseConnectionState, type Resili
 import { describe, expect, it } from 'vitest';
 import { DRIVER_LINES, type MongooseModule } from './support/drivers.js';
 import { openHandle, proxyFor, startServer } from './support/harness.js';
-import { failOnEscapedErrors, rejectionOf, settle, sleep, socketHandles, until } from './support/leaks.js';
+import { failOnEscapedErrors, rejectionOf, settle, sleep, socketHandles, until, watchTimers } from './support/leaks.js';
 import type { ResilientMongoose } from '@holdfast/mongoose';
 
 failOnEscapedErrors();
@@ -161,9 +161,10 @@ describe.each(DRIVER_LINES)('what the handle says, $label', ({ mongoose, driverM
     expect(handle.lastFault).toMatchObject({ code: 'MongoNetworkError', transient: true });
   });
 
-  it('close(): final, twice is fine, no socket left, later operations fail at once as not sent', async () => {
+  it('close(): final, twice is fine, no socket or timer left, later operations fail at once as not sent', async () => {
     await settle();
     const before = socketHandles();
+    const timers = watchTimers();
     const server = await startServer();
     const handle = openHandle(mongoose, server.uri('app'));
     await handle.ready;
@@ -179,10 +180,30 @@ describe.each(DRIVER_LINES)('what the handle says, $label', ({ mongoose, driverM
     await server.stop();
     await settle();
     expect(socketHandles()).toBe(before);
+    // Every timer made since the test began (the handle's, mongoose's, the driver's, the test server's) is gone.
+    await settle();
+    expect(timers.pending()).toBe(0);
+    timers.stop();
     const after = await rejectionOf(handle.withRetry(() => Thing.find().lean()));
     expect(after).toBeInstanceOf(RetryError);
     expect((after as RetryError).cause).toBeInstanceOf(NotConnectedError);
     expect(after).toMatchObject({ reason: 'not-transient', fault: { code: 'HOLDFAST_CLOSED', phase: 'connect' } });
+  });
+
+  it('close() while the server is down and the probe waits: no timer of the probe, mongoose or the driver is left', async () => {
+    const server = await startServer();
+    const proxy = await proxyFor(server);
+    const timers = watchTimers();
+    const handle = openHandle(mongoose, server.uri('app', proxy.address, {}), { serverSelectionTimeoutMS: 1_000 });
+    await handle.ready;
+    const reconnecting = new Promise((resolve) => handle.once('reconnecting', resolve));
+    await proxy.disable({ existing: 'reset' });
+    await reconnecting;
+    expect(handle.state).toBe('reconnecting');
+    await handle.close();
+    await settle();
+    expect(timers.pending()).toBe(0);
+    timers.stop();
   });
 
   it('the connection closed outside the handle: disconnected (willReconnect false), state disconnected, operations fail fast', async () => {

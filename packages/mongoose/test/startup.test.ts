@@ -3,7 +3,7 @@ import { connectMongoose, NotConnectedError, ResilientMongoose } from '@holdfast
 import { describe, expect, it } from 'vitest';
 import { DRIVER_LINES } from './support/drivers.js';
 import { closedPort, freshMongoose, openHandle, record, startServer } from './support/harness.js';
-import { failOnEscapedErrors, rejectionOf, sleep, socketHandles, settle } from './support/leaks.js';
+import { failOnEscapedErrors, rejectionOf, sleep, socketHandles, settle, watchTimers } from './support/leaks.js';
 import { MongoWireServer } from './fixture/mongo-wire-server.js';
 
 failOnEscapedErrors();
@@ -55,6 +55,7 @@ describe.each(DRIVER_LINES)('the first connection, $label', ({ mongoose }) => {
 
   it('gives up at connectDeadlineMs with the classified fault, closes, and leaves no socket or timer', async () => {
     const before = socketHandles();
+    const timers = watchTimers();
     const port = await closedPort();
     const handle = new ResilientMongoose(`mongodb://127.0.0.1:${port}/app`, {
       mongoose: freshMongoose(mongoose),
@@ -75,6 +76,8 @@ describe.each(DRIVER_LINES)('the first connection, $label', ({ mongoose }) => {
     expect(states).toEqual(['connecting->closed']);
     await settle();
     expect(socketHandles()).toBe(before);
+    expect(timers.pending()).toBe(0);
+    timers.stop();
   });
 
   it('an AbortSignal stops the first connection: ready rejects with its reason', async () => {

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { afterAll, beforeAll, expect } from 'vitest';
 
 /** Active TCP and TLS handles (sockets and servers) of this process. */
@@ -5,9 +6,22 @@ export function socketHandles(): number {
   return process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP') || r.startsWith('TLS')).length;
 }
 
-/** Timers (ref'd or not) the process has pending. */
-export function timerHandles(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/**
+ * Watches timers created from now on, unref'd ones included (which
+ * `process.getActiveResourcesInfo()` does not list): how many are still
+ * pending, neither fired nor cleared.
+ */
+export function watchTimers(): { pending(): number; stop(): void } {
+  const live = new Set<number>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout') live.add(id);
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  }).enable();
+  return { pending: () => live.size, stop: () => void hook.disable() };
 }
 
 /** Lets pending close callbacks and destroy hooks run. */
