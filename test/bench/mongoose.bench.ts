@@ -7,6 +7,8 @@
  *   `handle.withRetry()` and through the standalone `withRetry()`; operations
  *   per second and client CPU per operation (this process), medians of
  *   alternating rounds, ratio to the bare call (goal ≥ 0.97);
+ * - holdfast's own cost per call: an operation that resolves at once,
+ *   called bare and through both faces (CPU ns per call, medians);
  * - recovery: the server resets every connection, is down 1 s and listens
  *   again; an application issues a read every 10 ms throughout. The time from
  *   the server listening again to the first read that succeeds, through
@@ -180,9 +182,36 @@ async function recovery(line: Line, server: MongoServerProcess, options: BenchOp
   );
 }
 
+/** What withRetry itself costs per call, without a database: most of it is core's deadline guard around each attempt. */
+async function ownCost(line: Line, server: MongoServerProcess, options: BenchOptions): Promise<void> {
+  const { handle } = await connect(line, server);
+  const calls = options.smoke ? 2_000 : 200_000;
+  const rounds = options.smoke ? 1 : 5;
+  const instant = (): Promise<number> => Promise.resolve(1);
+  const faces = {
+    'bare call': () => instant(),
+    'handle.withRetry': () => handle.withRetry(instant),
+    'withRetry (standalone)': () => withRetry(instant),
+  } as const;
+  const names = Object.keys(faces) as (keyof typeof faces)[];
+  const cpu = await alternate(names, rounds, async (name) => {
+    const call = faces[name];
+    const before = cpuMicros();
+    for (let i = 0; i < calls; i++) await call();
+    return ((cpuMicros() - before) * 1000) / calls;
+  });
+  console.log(`\nholdfast's own cost: an operation that resolves at once, ${fmt(calls)} calls x ${rounds} rounds`);
+  printTable(
+    ['face', 'CPU ns/call (median)', 'added by holdfast, ns'],
+    names.map((name) => [name, fmt(median(cpu[name])), fmt(median(cpu[name]) - median(cpu['bare call']))]),
+  );
+  await handle.close();
+}
+
 export default async function mongooseBench(options: BenchOptions): Promise<void> {
   const server = await startMongoServerProcess();
   try {
+    await ownCost(lines()[0]!, server, options);
     for (const line of lines()) {
       await throughput(line, server, options);
       await recovery(line, server, options);
