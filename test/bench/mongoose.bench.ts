@@ -55,9 +55,15 @@ const IN_FLIGHT = 4;
 async function connect(
   line: Line,
   server: MongoServerProcess,
+  smoke: boolean,
 ): Promise<{ handle: ResilientMongoose; Item: mongooseType.Model<{ key: string; n: number }> }> {
   const instance = new line.mongoose.Mongoose();
-  const handle = new ResilientMongoose(`mongodb://${server.address}/bench`, { mongoose: instance });
+  // Smoke: driver 6 leaves the selection timer of its own retries running for serverSelectionTimeoutMS, which holds the
+  // process open at the end; a short one keeps the smoke run short. The full run keeps holdfast's default (5 s).
+  const handle = new ResilientMongoose(`mongodb://${server.address}/bench`, {
+    mongoose: instance,
+    ...(smoke ? { serverSelectionTimeoutMS: 1_000 } : {}),
+  });
   await handle.ready;
   const Item = handle.connection.model('Item', new line.mongoose.Schema({ key: String, n: Number })) as unknown as mongooseType.Model<{
     key: string;
@@ -68,7 +74,7 @@ async function connect(
 }
 
 async function throughput(line: Line, server: MongoServerProcess, options: BenchOptions): Promise<void> {
-  const { handle, Item } = await connect(line, server);
+  const { handle, Item } = await connect(line, server, options.smoke);
   await Item.deleteMany({});
   await Item.insertMany(Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, n: i })));
   const operations = options.smoke ? 100 : 5_000;
@@ -135,7 +141,7 @@ async function recovery(line: Line, server: MongoServerProcess, options: BenchOp
   const downMs = options.smoke ? 200 : 1_000;
   const failedDuringOutage: Record<RecoveryContender, number[]> = { 'holdfast (handle.withRetry)': [], 'plain mongoose': [] };
   const delays = await alternate(RECOVERY_CONTENDERS, rounds, async (contender) => {
-    const { handle, Item } = await connect(line, server);
+    const { handle, Item } = await connect(line, server, options.smoke);
     await Item.updateOne({ key: 'r' }, { $set: { n: 0 } }, { upsert: true });
     let firstSuccessAfterUp = Number.POSITIVE_INFINITY;
     let upAt = Number.POSITIVE_INFINITY;
@@ -184,7 +190,7 @@ async function recovery(line: Line, server: MongoServerProcess, options: BenchOp
 
 /** What withRetry itself costs per call, without a database: most of it is core's deadline guard around each attempt. */
 async function ownCost(line: Line, server: MongoServerProcess, options: BenchOptions): Promise<void> {
-  const { handle } = await connect(line, server);
+  const { handle } = await connect(line, server, options.smoke);
   const calls = options.smoke ? 2_000 : 200_000;
   const rounds = options.smoke ? 1 : 5;
   const instant = (): Promise<number> => Promise.resolve(1);
