@@ -54,13 +54,15 @@ function reportListenerError(name: string, error: unknown): void {
  */
 export class TypedEvents<Events extends object> {
   #listeners: Map<keyof Events, Listener<never> | readonly Listener<never>[]> | undefined;
-  readonly #channelNames: { readonly [K in keyof Events]?: string };
+  readonly #channelNames: { readonly [K in keyof Events]?: string | false };
 
   /**
    * @param channelNames diagnostics channel (without the `holdfast:` prefix) per event;
-   *   an event not named here is published on `holdfast:<event name>`.
+   *   an event not named here is published on `holdfast:<event name>`; `false`
+   *   for an event forwarded from another holdfast object, which published it
+   *   already (one publish per event).
    */
-  constructor(channelNames: { readonly [K in keyof Events]?: string } = {}) {
+  constructor(channelNames: { readonly [K in keyof Events]?: string | false } = {}) {
     this.#channelNames = channelNames;
   }
 
@@ -111,7 +113,8 @@ export class TypedEvents<Events extends object> {
     const current = this.#listeners?.get(name) as Listener<Events[K]> | readonly Listener<Events[K]>[] | undefined;
     if (typeof current === 'function') call(current, payload, name);
     else if (current !== undefined) for (const listener of current) call(listener, payload, name);
-    publish(this.#channelNames[name] ?? String(name), payload);
+    const channel = this.#channelNames[name];
+    if (channel !== false) publish(channel ?? String(name), payload);
   }
 }
 

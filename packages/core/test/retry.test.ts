@@ -623,8 +623,10 @@ describe('retry() decisions', () => {
     const agent = newAgent();
     // The caller knows the reset happened before the request left (phase connect), so even a POST may be repeated.
     const contextFn = vi.fn(() => ({ phase: 'connect' as const }));
+    // A connect-phase reset would also earn an immediate retry on top of `attempts`; this test counts the scheduled ones.
     const error = await retry(httpCall(server.url, agent, { method: 'POST', body: 'x' }), {
       attempts: 2,
+      immediateRetries: 0,
       schedule: quick,
       operation: { method: 'POST' },
       context: contextFn,
@@ -634,6 +636,7 @@ describe('retry() decisions', () => {
     expect(server.hits()).toBe(2);
     const fixed = await retry(httpCall(server.url, agent, { method: 'POST', body: 'x' }), {
       attempts: 2,
+      immediateRetries: 0,
       schedule: quick,
       context: { phase: 'connect' },
     }).catch((e: unknown) => e);
@@ -868,7 +871,9 @@ describe('RetryPolicy', () => {
     expect(error).toMatchObject({ reason: 'deadline' });
     expect((error as RetryError).attempts).toBeGreaterThanOrEqual(2);
     expect(performance.now() - start).toBeLessThan(250 + 1500);
-    expect(server.hits()).toBe((error as RetryError).attempts);
+    // Each attempt sent one request; on a loaded machine the deadline can cut the last one before it arrived.
+    expect(server.hits()).toBeLessThanOrEqual((error as RetryError).attempts);
+    expect(server.hits()).toBeGreaterThanOrEqual((error as RetryError).attempts - 1);
   });
 
   it('wake() ends every sleeping call’s backoff at once: the peer is back, the next attempts run now', async () => {
