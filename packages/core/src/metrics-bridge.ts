@@ -97,6 +97,10 @@ const HEALTH_STATES = ['healthy', 'flaky', 'down'] as const;
  * | `holdfast.http.stale_connections` | `{connection}` | reused keep-alive connections dead before any answer |
  * | `holdfast.http.health` | `1` | gauge: 1 for each HTTP origin's current health (`healthy`, `flaky`, `down`) |
  * | `holdfast.queue.depth` | `{item}` | gauge: what waits in each of `queues` |
+ * | `holdfast.server.client_aborts` | `{request}` | requests whose client left before the response was complete |
+ * | `holdfast.server.late_writes` | `{request}` | responses whose late write or second send was skipped |
+ * | `holdfast.server.shed` | `{request}` | requests answered 503 while the process was overloaded (`holdfast.shed.reason`) |
+ * | `holdfast.server.idempotency` | `{request}` | keyed requests by outcome (`holdfast.idempotency.outcome`: `replayed`, `conflict`, …) |
  *
  * Every metric carries `holdfast.name` (the object's name, or the HTTP origin) and, where there is a
  * fault, `error.type` (its kind: `connection-reset`, `timeout`, …).
@@ -119,6 +123,10 @@ export function createMetricsBridge(options: MetricsBridgeOptions): MetricsBridg
   const budgetExhausted = counter('holdfast.budget.exhausted', '{retry}', 'Retries a retry budget refused');
   const transitions = counter('holdfast.breaker.transitions', '{transition}', 'Circuit breaker state changes');
   const stale = counter('holdfast.http.stale_connections', '{connection}', 'Reused keep-alive connections that died before any answer');
+  const clientAborts = counter('holdfast.server.client_aborts', '{request}', 'Requests whose client left before the response was complete');
+  const lateWrites = counter('holdfast.server.late_writes', '{request}', 'Responses whose late write or second send was skipped');
+  const shed = counter('holdfast.server.shed', '{request}', 'Requests answered 503 while the process was overloaded');
+  const keyed = counter('holdfast.server.idempotency', '{request}', 'Idempotency-Key requests, by outcome');
 
   const breakerStates = new Map<string, string>();
   const originHealth = new Map<string, string>();
@@ -162,6 +170,24 @@ export function createMetricsBridge(options: MetricsBridgeOptions): MetricsBridg
       transitions.add(1, { 'holdfast.name': name, 'holdfast.breaker.state': to });
     },
     'stale-connection': (p) => stale.add(1, baseAttributes(p)),
+    express: (p) => {
+      switch (p.event) {
+        case 'client-abort':
+          clientAborts.add(1, baseAttributes(p));
+          return;
+        case 'late-write':
+          lateWrites.add(1, { 'holdfast.late_write.reason': str(p.reason) ?? 'unknown' });
+          return;
+        case 'shed':
+          shed.add(1, { 'holdfast.shed.reason': str(p.reason) ?? 'unknown' });
+          return;
+        case 'idempotency':
+          keyed.add(1, { 'holdfast.idempotency.outcome': str(p.outcome) ?? 'unknown' });
+          return;
+        default:
+          return;
+      }
+    },
     health: (p) => {
       const origin = str(p.origin);
       const to = str(p.to);

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -131,6 +132,20 @@ describe('createMetricsBridge', () => {
     const data = await collect();
     expect(points(data, 'holdfast.queue.depth')).toEqual([{ value: 2, attributes: { 'holdfast.name': 'outbox' } }]);
     expect(points(data, 'holdfast.drops')).toEqual([{ value: 2, attributes: { 'holdfast.name': 'outbox', 'holdfast.drop.reason': 'overflow' } }]);
+  });
+
+  it("maps @holdfast/express's events (published on holdfast:express) to the server metrics", async () => {
+    const { collect } = setup();
+    const channel = diagnosticsChannel.channel('holdfast:express');
+    channel.publish({ event: 'client-abort', method: 'GET', path: '/report', source: 'close', fault: { kind: 'connection-reset' } });
+    channel.publish({ event: 'late-write', method: 'GET', path: '/twice', call: 'setHeader', reason: 'headers-sent' });
+    channel.publish({ event: 'shed', method: 'GET', path: '/', reason: 'event-loop-delay', retryAfterS: 1 });
+    channel.publish({ event: 'idempotency', method: 'POST', path: '/orders', key: 'k', outcome: 'replayed' });
+    const data = await collect();
+    expect(points(data, 'holdfast.server.client_aborts')).toEqual([{ value: 1, attributes: { 'error.type': 'connection-reset' } }]);
+    expect(points(data, 'holdfast.server.late_writes')).toEqual([{ value: 1, attributes: { 'holdfast.late_write.reason': 'headers-sent' } }]);
+    expect(points(data, 'holdfast.server.shed')).toEqual([{ value: 1, attributes: { 'holdfast.shed.reason': 'event-loop-delay' } }]);
+    expect(points(data, 'holdfast.server.idempotency')).toEqual([{ value: 1, attributes: { 'holdfast.idempotency.outcome': 'replayed' } }]);
   });
 
   it('stops recording after close(), which may be called twice; rejects a meter that is not one', async () => {
