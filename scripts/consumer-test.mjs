@@ -1,5 +1,5 @@
 // The consumer test (issue 15): pack every package as it would be published, install the tarballs into a scratch
-// project that already holds its own undici, ws, axios, p-retry, opossum and OpenTelemetry SDK, at the lowest and
+// project that already holds its own undici, ws, axios, express, mongoose, p-retry, opossum and OpenTelemetry SDK, at the lowest and
 // at the highest versions holdfast's ranges accept, and check what a user would meet:
 //   - `npm ls --all` is clean (every peer satisfied) and each shared library is installed once;
 //   - an ES module and a CommonJS script use every package under real faults (scripts/consumer/);
@@ -38,8 +38,14 @@ const PROFILES = {
     ws: '8.0.0',
     '@types/ws': '8.5.0',
     axios: '1.6.0',
+    express: '4.17.0',
+    '@types/express': '4.17.0',
+    ioredis: '5.0.0',
+    mongoose: '8.0.0',
     opossum: '8.0.0',
     'p-retry': '7.0.0',
+    // The oldest Node's types: mongoose 8.0.0's own declarations do not compile against @types/node 24.
+    '@types/node': '20.19.0',
     '@opentelemetry/api': '1.9.0',
     '@opentelemetry/sdk-node': '0.221.0',
     '@grpc/grpc-js': '1.14.3',
@@ -49,8 +55,13 @@ const PROFILES = {
     ws: '^8.0.0',
     '@types/ws': '^8.5.0',
     axios: '^1.6.0',
+    express: '^5.0.0',
+    '@types/express': '^5.0.0',
+    ioredis: '^5.0.0',
+    mongoose: '^9.0.0',
     opossum: '^9.0.0',
     'p-retry': pRetry9 ? '^9.0.0' : '^7.0.0',
+    '@types/node': `^${major}.0.0`,
     '@opentelemetry/api': '~1.9.0',
     '@opentelemetry/sdk-node': '>=0.221.0 <0.300.0',
     '@grpc/grpc-js': '^1.14.3',
@@ -64,6 +75,11 @@ const SHARED = [
   'ws',
   '@types/ws',
   'axios',
+  'express',
+  'ioredis',
+  'mongoose',
+  'mongodb',
+  'bson',
   'opossum',
   'p-retry',
   '@grpc/grpc-js',
@@ -127,7 +143,7 @@ for (const profile of profiles) {
   // First the project as it was (its own libraries, installed), then holdfast added to it, as a user would.
   writeFileSync(
     join(project, 'package.json'),
-    `${JSON.stringify({ name: `holdfast-consumer-${profile}`, private: true, dependencies: { ...own, '@types/node': `^${major}.0.0` } }, null, 2)}\n`,
+    `${JSON.stringify({ name: `holdfast-consumer-${profile}`, private: true, dependencies: own }, null, 2)}\n`,
   );
   for (const file of readdirSync(join(root, 'scripts', 'consumer'))) cpSync(join(root, 'scripts', 'consumer', file), join(project, file));
   console.log(

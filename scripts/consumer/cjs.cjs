@@ -13,6 +13,8 @@ const net = require('@holdfast/net');
 const stream = require('@holdfast/stream');
 const otlp = require('@holdfast/otlp');
 const ws = require('@holdfast/ws');
+const expressFaces = require('@holdfast/express');
+const mongooseHandle = require('@holdfast/mongoose');
 
 async function main() {
   for (const [name, exported, member] of [
@@ -23,6 +25,8 @@ async function main() {
     ['stream', stream, 'resumablePipeline'],
     ['otlp', otlp, 'createTraceExporter'],
     ['ws', ws, 'ReconnectingWebSocket'],
+    ['express', expressFaces, 'idempotency'],
+    ['mongoose', mongooseHandle, 'connectMongoose'],
   ]) {
     assert.equal(typeof exported[member], 'function', `require('@holdfast/${name}').${member}`);
   }

@@ -1,5 +1,5 @@
 // Run by scripts/consumer-test.mjs inside a scratch project that installed the packed packages beside its own
-// undici, ws, axios, p-retry, opossum and OpenTelemetry SDK (@opentelemetry/sdk-node): every package is imported as a user's ES module would,
+// undici, ws, axios, express, mongoose, p-retry, opossum and OpenTelemetry SDK (@opentelemetry/sdk-node): every package is imported as a user's ES module would,
 // and each does its job once under a real fault (a TCP reset through @holdfast/chaos, a refused port, a dropped socket).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -7,13 +7,17 @@ import { createServer } from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import axios from 'axios';
+import express from 'express';
+import mongoose from 'mongoose';
 import pRetry from 'p-retry';
 import { Agent, request } from 'undici';
 import { WebSocketServer } from 'ws';
 import { tracing } from '@opentelemetry/sdk-node';
 import { createChaosProxy } from '@holdfast/chaos';
 import { CircuitBreaker, OutcomeUnknownError, ResponseStatusError, classify, constant, holdfastRetryOptions, retry } from '@holdfast/core';
+import { idempotency } from '@holdfast/express';
 import { createHttpClient, httpSource, retryInterceptor, withResilience, wrapFetch } from '@holdfast/http';
+import { ResilientMongoose } from '@holdfast/mongoose';
 import { ReconnectingSocket } from '@holdfast/net';
 import { createTraceExporter } from '@holdfast/otlp';
 import { resumablePipeline } from '@holdfast/stream';
@@ -208,6 +212,58 @@ await check("createTraceExporter() in the project's OpenTelemetry SDK: spans rea
   }
   assert.equal(exports, 3);
   collector.close();
+});
+
+await check("idempotency() in the project's express, and the client's retry with an Idempotency-Key: one charge", async () => {
+  let charges = 0;
+  let firstAnswerLost = true;
+  const app = express();
+  app.use(express.json());
+  app.use(idempotency());
+  app.post('/charges', (req, res) => {
+    charges++;
+    res.status(201).json({ charge: charges, amount: req.body.amount });
+    if (firstAnswerLost) {
+      // The charge is made and its answer stored, then the connection dies before the answer goes out.
+      firstAnswerLost = false;
+      req.socket.resetAndDestroy();
+    }
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = createHttpClient(fast);
+  const res = await client.request(`http://127.0.0.1:${server.address().port}/charges`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ amount: 10 }),
+    idempotencyKey: true,
+  });
+  assert.equal(res.statusCode, 201);
+  assert.equal(res.headers['idempotent-replayed'], 'true');
+  assert.deepEqual(await res.body.json(), { charge: 1, amount: 10 });
+  assert.equal(charges, 1);
+  await client.close();
+  server.closeAllConnections();
+  server.close();
+});
+
+await check("ResilientMongoose with the project's mongoose: a refused first connection is retried, then given up, classified", async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const db = new ResilientMongoose(`mongodb://127.0.0.1:${port}/consumer`, {
+    mongoose: new mongoose.Mongoose(),
+    connectDeadlineMs: 1_500,
+    serverSelectionTimeoutMS: 200,
+    connectSchedule: constant(50),
+  });
+  const attempts = [];
+  db.on('reconnecting', (e) => attempts.push(e.fault.kind));
+  const error = await db.ready.catch((e) => e);
+  assert.ok(error instanceof Error, 'the first connection is given up at its deadline');
+  assert.ok(attempts.length >= 2 && attempts.every((kind) => kind === 'connection-refused'), `attempts: ${attempts}`);
+  await db.close();
 });
 
 await proxy.close();

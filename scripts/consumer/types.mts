@@ -2,12 +2,18 @@
 // holdfast's types must accept the user's instances (an undici Agent, an axios instance, p-retry's options, the
 // OpenTelemetry SDK's processors), not copies of them.
 import axios from 'axios';
+import express from 'express';
+// ioredis is CommonJS: from an ES module its class is the default export's `default`.
+import Redis from 'ioredis';
+import mongoose from 'mongoose';
 import pRetry from 'p-retry';
 import { Agent, request, type Dispatcher } from 'undici';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { ResponseStatusError, classify, holdfastRetryOptions, retry, type Fault } from '@holdfast/core';
+import { RedisIdempotencyStore, clientAbort, idempotency, safeResponses } from '@holdfast/express';
 import { createHttpClient, retryInterceptor, withResilience, wrapFetch, type HttpClient } from '@holdfast/http';
+import { ResilientMongoose, connectMongoose } from '@holdfast/mongoose';
 import { ReconnectingSocket } from '@holdfast/net';
 import { createTraceExporter, resilientExporter } from '@holdfast/otlp';
 import { resumablePipeline } from '@holdfast/stream';
@@ -37,5 +43,15 @@ export async function typed(url: string, proxy: ChaosProxy): Promise<void> {
   new NodeSDK({ traceExporter: createTraceExporter() });
   const socket = new ReconnectingWebSocket(url.replace('http', 'ws'));
   const tcp = new ReconnectingSocket({ host: '127.0.0.1', port: proxy.port });
-  void [viaClient, api, fault, viaRetry, socket, tcp, resumablePipeline, createChaosProxy];
+  const app = express();
+  app.use(
+    safeResponses(),
+    clientAbort(),
+    express.json(),
+    idempotency({ store: new RedisIdempotencyStore(new Redis.default({ lazyConnect: true })) }),
+  );
+  const db = new ResilientMongoose(url, { mongoose });
+  const connection: mongoose.Connection = db.connection;
+  const ready: ResilientMongoose = await connectMongoose(url, { mongoose });
+  void [viaClient, connection, ready, api, fault, viaRetry, socket, tcp, resumablePipeline, createChaosProxy];
 }
