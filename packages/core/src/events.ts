@@ -54,13 +54,17 @@ function reportListenerError(name: string, error: unknown): void {
  */
 export class TypedEvents<Events extends object> {
   #listeners: Map<keyof Events, Listener<never> | readonly Listener<never>[]> | undefined;
-  readonly #channelNames: { readonly [K in keyof Events]?: string };
+  readonly #channelNames: { readonly [K in keyof Events]?: string | false } | false;
 
   /**
    * @param channelNames diagnostics channel (without the `holdfast:` prefix) per event;
-   *   an event not named here is published on `holdfast:<event name>`.
+   *   an event not named here is published on `holdfast:<event name>`, one named
+   *   `false` is not published (application data, or an `Error` that a
+   *   lifecycle event already describes). `false` for all of them: the events
+   *   of a part whose owner publishes them as its own (a Supervisor inside a
+   *   ReconnectingSocket), so that each is published once.
    */
-  constructor(channelNames: { readonly [K in keyof Events]?: string } = {}) {
+  constructor(channelNames: { readonly [K in keyof Events]?: string | false } | false = {}) {
     this.#channelNames = channelNames;
   }
 
@@ -111,7 +115,10 @@ export class TypedEvents<Events extends object> {
     const current = this.#listeners?.get(name) as Listener<Events[K]> | readonly Listener<Events[K]>[] | undefined;
     if (typeof current === 'function') call(current, payload, name);
     else if (current !== undefined) for (const listener of current) call(listener, payload, name);
-    publish(this.#channelNames[name] ?? String(name), payload);
+    const channels = this.#channelNames;
+    if (channels === false) return;
+    const channel = channels[name];
+    if (channel !== false) publish(channel ?? String(name), payload);
   }
 }
 

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
+import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type ReconnectContext, type Schedule } from '@holdfast/core';
 import { FRAMINGS, type Framing, type Payload } from './framing.js';
 
 /** What the `onConnect` hook gets: the new connection, before anything queued is sent on it. */
@@ -98,8 +98,8 @@ export interface ReconnectingSocketOptions {
   readonly maxAttempts?: number;
   /** Abandon a connect attempt (TCP, TLS and onConnect) after this long. Default 10 000 ms. */
   readonly connectTimeoutMs?: number;
-  /** Asked after every failure; false gives up. Default: always reconnect. */
-  readonly shouldReconnect?: (fault: Fault, attempt: number) => boolean;
+  /** Asked after every failure (`context.attempt`: 0 right after a connection was lost, then 1, 2…); false gives up. Default: always reconnect. */
+  readonly shouldReconnect?: (fault: Fault, context: ReconnectContext) => boolean;
   /** Shown in events. Default `'net'`. */
   readonly name?: string;
   /** Uniform in [0, 1), for jitter. Default `Math.random`. */

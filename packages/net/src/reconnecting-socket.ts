@@ -1,8 +1,16 @@
-import { OutboundQueue, Supervisor, TypedEvents, formatValue, type ConnectAttempt, type Listener, type SupervisorState } from '@holdfast/core';
+import {
+  InboundListeners,
+  OutboundQueue,
+  Supervisor,
+  TypedEvents,
+  formatValue,
+  type ConnectAttempt,
+  type Listener,
+  type SupervisorState,
+} from '@holdfast/core';
 import { Connection, type ConnectionConfig, type ConnectionHandlers } from './connection.js';
 import type { AllReconnectingSocketEvents, NetDropReason, ReconnectingSocketEvents, UnconfirmedReport } from './events.js';
 import { encodeFrame, frameOverhead, type Framing, type Payload } from './framing.js';
-import { InboundListeners } from './inbound-listeners.js';
 import { DEFAULT_NET_SCHEDULE, resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
 import type { Outgoing } from './outgoing.js';
 import { ResendWindow } from './resend-window.js';
@@ -479,13 +487,13 @@ export class ReconnectingSocket {
       if (pong) return;
     }
     if (connection.offer(payload)) return;
-    this.#inbound.emit(payload);
+    this.#inbound.emit(payload, undefined);
   }
 
   #onInboundPlain(connection: Connection, payload: Buffer): void {
     this.#received++;
     if (connection.offer(payload)) return;
-    this.#inbound.emit(payload);
+    this.#inbound.emit(payload, undefined);
   }
 
   #onAck(seq: number): void {

@@ -172,6 +172,8 @@ const NO_DROPS: Readonly<Record<WsDropReason, number>> = {
   'give-up': 0,
   cleared: 0,
   'not-connected': 0,
+  rejected: 0,
+  expired: 0,
 };
 
 const CONNECTING = 0 as const;
@@ -268,7 +270,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       maxAttempts: this.#options.maxAttempts,
       connectTimeoutMs: this.#options.connectTimeoutMs,
       random: this.#options.random,
-      shouldReconnect: (fault, attempt) => this.#shouldReconnect(fault, attempt),
+      shouldReconnect: (fault, { attempt }) => this.#shouldReconnect(fault, attempt),
     });
     this.#supervisor.on('open', ({ attempt }) => this.#onOpen(attempt));
     this.#supervisor.on('reconnecting', ({ attempt, delayMs, fault }) => {
