@@ -70,6 +70,20 @@ export class Heartbeat {
     this.#lastHeardAt = performance.now();
   }
 
+  /**
+   * The answer to a ping (a pong): proof of life like `heard()`, and the end
+   * of the wait for it, so the next ping (when one is due for a
+   * confirmation) need not wait for `timeoutMs` to pass.
+   */
+  answered(): void {
+    const now = performance.now();
+    this.#lastHeardAt = now;
+    if (this.#pingSentAt === undefined || this.#timer === undefined) return;
+    this.#pingSentAt = undefined;
+    clearTimeout(this.#timer);
+    this.#next(now);
+  }
+
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -102,6 +116,11 @@ export class Heartbeat {
       }
       this.#pingSentAt = undefined;
     }
+    this.#next(now);
+  }
+
+  /** Arms the timer for the next ping, or sends it now if it is due. */
+  #next(now: number): void {
     let dueInMs = this.#intervalMs - (now - this.#lastHeardAt);
     if (this.#hooks.awaitingConfirmation?.() === true) dueInMs = Math.min(dueInMs, this.#intervalMs - (now - this.#lastPingAt));
     if (dueInMs > 0) {

@@ -108,6 +108,11 @@ export class SendBuffer<T> {
     this.#queue?.clear(reason);
   }
 
+  /** True while a `'drain'` is owed: a send returned false and the owner has not emitted it yet. */
+  get owingDrain(): boolean {
+    return this.#wantDrain;
+  }
+
   /** A send returned false for a reason of the transport's (its own buffer is full): `'drain'` is owed. */
   owesDrain(): void {
     this.#wantDrain = true;

@@ -74,6 +74,26 @@ describe('Heartbeat (the one timer net and ws share)', () => {
     expect(probe.deaths).toEqual([]);
   });
 
+  it('a pong ends the wait for it: while confirmation is wanted, the next ping follows intervalMs later, not timeoutMs', async () => {
+    const probe = new Probe();
+    probe.unconfirmed = true;
+    const heartbeat = start(20, 10_000, probe);
+    const answering = (async () => {
+      let answered = 0;
+      while (answered < 4) {
+        await sleep(2);
+        if (probe.pings > answered) {
+          answered = probe.pings;
+          heartbeat.answered();
+        }
+      }
+    })();
+    await answering;
+    // Four pings in well under one timeoutMs: each answer re-armed the interval.
+    expect(probe.pings).toBeGreaterThanOrEqual(4);
+    expect(probe.deaths).toEqual([]);
+  });
+
   it('an answer to the ping keeps the connection; stop() leaves no timer and no later call', async () => {
     const timers = watchTimers();
     try {

@@ -1,7 +1,17 @@
 import type { ClientOptions } from 'ws';
 import type WebSocket from 'ws';
-import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
-import type { HeartbeatOptions } from './heartbeat.js';
+import {
+  defaultReconnectSchedule,
+  formatValue,
+  resolveQueueOptions,
+  type ConnectHookContext,
+  type Fault,
+  type HeartbeatOptions,
+  type OverflowPolicy,
+  type ReconnectContext,
+  type ResolvedQueueOptions,
+  type Schedule,
+} from '@holdfast/core';
 
 /** Where to connect: a URL, or a function asked before every attempt (rotating tokens, failover). */
 export type UrlProvider = string | URL | (() => string | URL | Promise<string | URL>);
@@ -15,21 +25,17 @@ export interface SendQueueOptions {
   readonly overflow?: OverflowPolicy;
 }
 
-/** What the `onOpen` hook gets: the new socket, before any queued message is flushed. */
-export interface OpenContext {
+/** What the connect hook gets: the new socket, before any queued message is flushed; `signal` aborts if it closes or the attempt is abandoned. */
+export interface ConnectContext extends ConnectHookContext {
   /** Sends on the new connection ahead of the queue (subscribe, authenticate). */
   readonly send: (data: SendData) => void;
   readonly socket: WebSocket;
-  /** 1 for the first attempt since start or since the last stable connection. */
-  readonly attempt: number;
 }
 
-export interface ReconnectContext {
-  /** Attempts since the last stable connection (0 right after a connection was lost). */
-  readonly attempt: number;
-  /** The peer's close code, when the peer closed an open connection. */
-  readonly closeCode?: number;
-}
+/** @deprecated `ConnectContext`. */
+export type OpenContext = ConnectContext;
+
+export type { ReconnectContext };
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
@@ -45,7 +51,7 @@ export interface ReconnectingWebSocketOptions {
   /** `send()` returns false once `bufferedAmount` reaches this, and `'drain'` follows when it falls below. Default 1 MiB. */
   readonly highWaterMarkBytes?: number;
   /** Runs on every new connection before the queue flushes and before `'open'`; a rejection fails the attempt. */
-  readonly onOpen?: (context: OpenContext) => void | Promise<void>;
+  readonly onOpen?: (context: ConnectContext) => void | Promise<void>;
   /** Delay before each reconnect. Default `DEFAULT_WS_SCHEDULE`: full jitter over 2 s for five attempts, then growing x1.5 up to 30 s. */
   readonly schedule?: Schedule;
   /** A connection that stays up this long resets the backoff. Default 5 000 ms. */
@@ -76,10 +82,10 @@ export const DEFAULT_WS_SCHEDULE: Schedule = defaultReconnectSchedule;
 export interface ResolvedOptions {
   readonly protocols: string | string[] | undefined;
   readonly ws: ClientOptions;
-  readonly heartbeat: HeartbeatOptions | false;
-  readonly queue: Required<SendQueueOptions> | false;
+  readonly heartbeat: Required<HeartbeatOptions> | false;
+  readonly queue: ResolvedQueueOptions | false;
   readonly highWaterMarkBytes: number;
-  readonly onOpen: ((context: OpenContext) => void | Promise<void>) | undefined;
+  readonly onConnect: ((context: ConnectContext) => void | Promise<void>) | undefined;
   readonly schedule: Schedule;
   readonly minUptimeMs: number;
   readonly maxAttempts: number;
@@ -118,7 +124,7 @@ export function checkUrl(url: unknown): void {
 
 // Shared by every socket that keeps the defaults: resolved options are read, never written.
 const NO_WS_OPTIONS: ClientOptions = Object.freeze({});
-const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ intervalMs: 10_000, timeoutMs: 5000 });
+const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = Object.freeze({ intervalMs: 10_000, timeoutMs: 5000 });
 const DEFAULT_QUEUE: Required<SendQueueOptions> = Object.freeze({ maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
 
 let defaults: ResolvedOptions | undefined;
@@ -157,7 +163,7 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
   );
   check('ws', ws, isObject(ws), 'an object of ws client options');
   check('heartbeat', heartbeat, heartbeat === false || isObject(heartbeat), 'false or { intervalMs, timeoutMs }');
-  let resolvedHeartbeat: HeartbeatOptions | false = false;
+  let resolvedHeartbeat: Required<HeartbeatOptions> | false = false;
   if (heartbeat !== false) {
     const { intervalMs = DEFAULT_HEARTBEAT.intervalMs, timeoutMs = DEFAULT_HEARTBEAT.timeoutMs } = heartbeat;
     check('heartbeat.intervalMs', intervalMs, isPositive(intervalMs) && intervalMs <= 2_147_483_647, 'a number > 0 (milliseconds)');
@@ -166,7 +172,7 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
       intervalMs === DEFAULT_HEARTBEAT.intervalMs && timeoutMs === DEFAULT_HEARTBEAT.timeoutMs ? DEFAULT_HEARTBEAT : { intervalMs, timeoutMs };
   }
   check('queue', queue, queue === false || isObject(queue), 'false or { maxMessages, maxBytes, overflow }');
-  let resolvedQueue: Required<SendQueueOptions> | false = false;
+  let resolvedQueue: ResolvedQueueOptions | false = false;
   if (queue !== false) {
     const { maxMessages = DEFAULT_QUEUE.maxMessages, maxBytes = DEFAULT_QUEUE.maxBytes, overflow = DEFAULT_QUEUE.overflow } = queue;
     check(
@@ -177,8 +183,14 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
     );
     check('queue.maxBytes', maxBytes, isPositive(maxBytes) || maxBytes === Infinity, 'a number > 0 or Infinity');
     check('queue.overflow', overflow, ['reject', 'drop-oldest', 'drop-newest'].includes(overflow), "'reject', 'drop-oldest' or 'drop-newest'");
-    const isDefault = maxMessages === DEFAULT_QUEUE.maxMessages && maxBytes === DEFAULT_QUEUE.maxBytes && overflow === DEFAULT_QUEUE.overflow;
-    resolvedQueue = isDefault ? DEFAULT_QUEUE : { maxMessages, maxBytes, overflow };
+    // The queue's high-water mark is the socket's: send() returns false once bufferedAmount (queue included) reaches it.
+    resolvedQueue = resolveQueueOptions('ReconnectingWebSocket', {
+      maxItems: maxMessages,
+      maxBytes,
+      overflow,
+      highWaterMarkItems: maxMessages,
+      highWaterMarkBytes: Math.min(highWaterMarkBytes, maxBytes),
+    });
   }
   check('highWaterMarkBytes', highWaterMarkBytes, isPositive(highWaterMarkBytes) || highWaterMarkBytes === Infinity, 'a number > 0 or Infinity');
   check('onOpen', onOpen, onOpen === undefined || typeof onOpen === 'function', 'a function');
@@ -206,7 +218,7 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
     heartbeat: resolvedHeartbeat,
     queue: resolvedQueue,
     highWaterMarkBytes,
-    onOpen,
+    onConnect: onOpen,
     schedule,
     minUptimeMs,
     maxAttempts,

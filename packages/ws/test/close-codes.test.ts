@@ -1,8 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type CloseEvent, type DisconnectEvent, type GiveUpEvent, type ReconnectingEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type CloseEvent = ReconnectingWebSocketEvents['close'];
+type DisconnectEvent = ReconnectingWebSocketEvents['disconnect'];
+type GiveUpEvent = ReconnectingWebSocketEvents['give-up'];
+type ReconnectingEvent = ReconnectingWebSocketEvents['reconnecting'];
 
 failOnEscapes();
 
@@ -108,7 +113,7 @@ describe('close-code policy', () => {
     socket.send('x'.repeat(1000));
     const event = await closed;
     expect(disconnects).toHaveLength(1);
-    expect(disconnects[0]).toMatchObject({ code: 1009, willReconnect: false, unconfirmed: 1 });
+    expect(disconnects[0]).toMatchObject({ code: 1009, willReconnect: false, unconfirmed: { messages: 1, bytes: 1000 } });
     expect(event.code).toBe(1009);
     expect(event.fault).toMatchObject({ code: 'WS_1009', transient: false });
     expect(event.fault!.hint).toMatch(/maxPayload|payload/i);

@@ -31,34 +31,33 @@ interface Published {
 }
 
 describe('events: one diagnostics-channel message per event', () => {
-  // Fails until the fix (issue 10): 16 messages for 4 events, 'open' and 'reconnecting' twice each, the Supervisor's own events too.
-  it.fails(
-    'connect, lose the connection once (a real RST), reconnect: each event its listeners get is published exactly once, delayMs in whole ms',
-    async () => {
-      const name = 'ws-one-publish';
-      const published: Published[] = [];
-      const onMessage = (message: unknown): void => {
-        if ((message as Published).name === name) published.push(message as Published);
-      };
-      for (const channel of CHANNELS) diagnosticsChannel.subscribe(channel, onMessage);
-      const received: string[] = [];
-      const socket = new ReconnectingWebSocket(`ws://127.0.0.1:${proxy.port}`, { name, schedule: constant(30.4), minUptimeMs: 0 });
-      try {
-        for (const event of LIFECYCLE) socket.on(event as never, (() => received.push(event)) as never);
-        await waitFor(() => received.filter((event) => event === 'open').length === 1, 'the first open');
-        proxy.resetAll();
-        await waitFor(() => received.filter((event) => event === 'open').length === 2, 'the reopen');
-        expect(published.map((message) => message.event)).toEqual(received);
-        expect(received.filter((event) => event === 'disconnect')).toHaveLength(1);
-        const reconnects = published.filter((message) => message.event === 'reconnecting');
-        expect(reconnects).toHaveLength(1);
-        expect(Number.isInteger(reconnects[0]!.delayMs)).toBe(true);
-      } finally {
-        await socket.close();
-        for (const channel of CHANNELS) diagnosticsChannel.unsubscribe(channel, onMessage);
-      }
-    },
-  );
+  it('connect, lose the connection once (a real RST), reconnect: each event its listeners get is published exactly once, delayMs in whole ms', async () => {
+    const name = 'ws-one-publish';
+    const published: Published[] = [];
+    let listening = false;
+    const onMessage = (message: unknown): void => {
+      // From the moment the listeners are on: the constructor's first 'state' is published before anyone can listen.
+      if (listening && (message as Published).name === name) published.push(message as Published);
+    };
+    for (const channel of CHANNELS) diagnosticsChannel.subscribe(channel, onMessage);
+    const received: string[] = [];
+    const socket = new ReconnectingWebSocket(`ws://127.0.0.1:${proxy.port}`, { name, schedule: constant(30.4), minUptimeMs: 0 });
+    try {
+      for (const event of LIFECYCLE) socket.on(event as never, () => received.push(event));
+      listening = true;
+      await waitFor(() => received.filter((event) => event === 'open').length === 1, 'the first open');
+      proxy.resetAll();
+      await waitFor(() => received.filter((event) => event === 'open').length === 2, 'the reopen');
+      expect(published.map((message) => message.event)).toEqual(received);
+      expect(received.filter((event) => event === 'disconnect')).toHaveLength(1);
+      const reconnects = published.filter((message) => message.event === 'reconnecting');
+      expect(reconnects).toHaveLength(1);
+      expect(Number.isInteger(reconnects[0]!.delayMs)).toBe(true);
+    } finally {
+      await socket.close();
+      for (const channel of CHANNELS) diagnosticsChannel.unsubscribe(channel, onMessage);
+    }
+  });
 });
 
 function closesWithin(socket: ReconnectingWebSocket, ms: number): Promise<unknown> {
@@ -68,40 +67,36 @@ function closesWithin(socket: ReconnectingWebSocket, ms: number): Promise<unknow
 }
 
 describe('a listener that throws', () => {
-  // Fails until the fix (issue 10): the throw reaches uncaughtException, the second listener never runs, close() hangs.
-  it.fails(
-    "a throwing 'message' listener becomes a warning: the next listener still runs, nothing reaches uncaughtException, close() resolves at once",
-    async () => {
-      // Replaces every 'uncaughtException' listener (vitest's too) for the duration, to see what would crash a process.
-      const saved = process.rawListeners('uncaughtException') as ((error: Error) => void)[];
-      const escaped: unknown[] = [];
-      const onEscape = (error: unknown): void => void escaped.push(error);
+  it("a throwing 'message' listener becomes a warning: the next listener still runs, nothing reaches uncaughtException, close() resolves at once", async () => {
+    // Replaces every 'uncaughtException' listener (vitest's too) for the duration, to see what would crash a process.
+    const saved = process.rawListeners('uncaughtException') as ((error: Error) => void)[];
+    const escaped: unknown[] = [];
+    const onEscape = (error: unknown): void => void escaped.push(error);
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onEscape);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const socket = new ReconnectingWebSocket(server.url);
+    try {
+      const seen: string[] = [];
+      socket.on('message', () => {
+        throw new Error('listener bug');
+      });
+      socket.on('message', (data) => seen.push((data as Buffer).toString()));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send('one');
+      socket.send('two');
+      await waitFor(() => seen.length === 2 || escaped.length > 0, 'the echoes', 2000).catch(() => undefined);
+      expect(escaped).toEqual([]);
+      expect(seen).toEqual(['one', 'two']);
+      await waitFor(() => warnings.filter((w) => w.includes('listener bug')).length === 2, 'a warning per throw', 2000);
+      expect(await closesWithin(socket, 1000)).toBe('closed');
+    } finally {
+      process.off('warning', onWarning);
       process.removeAllListeners('uncaughtException');
-      process.on('uncaughtException', onEscape);
-      const warnings: string[] = [];
-      const onWarning = (warning: Error): void => void warnings.push(warning.message);
-      process.on('warning', onWarning);
-      const socket = new ReconnectingWebSocket(server.url);
-      try {
-        const seen: string[] = [];
-        socket.on('message', () => {
-          throw new Error('listener bug');
-        });
-        socket.on('message', (data) => seen.push((data as Buffer).toString()));
-        await new Promise((resolve) => socket.once('open', resolve));
-        socket.send('one');
-        socket.send('two');
-        await waitFor(() => seen.length === 2 || escaped.length > 0, 'the echoes', 2000).catch(() => undefined);
-        expect(escaped).toEqual([]);
-        expect(seen).toEqual(['one', 'two']);
-        await waitFor(() => warnings.filter((w) => w.includes('listener bug')).length === 2, 'a warning per throw', 2000);
-        expect(await closesWithin(socket, 1000)).toBe('closed');
-      } finally {
-        process.off('warning', onWarning);
-        process.removeAllListeners('uncaughtException');
-        for (const listener of saved) process.on('uncaughtException', listener);
-        await closesWithin(socket, 3000);
-      }
-    },
-  );
+      for (const listener of saved) process.on('uncaughtException', listener);
+      await closesWithin(socket, 3000);
+    }
+  });
 });

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type OpenEvent, type WebMessageEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type WebMessageEvent, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { activeHandles, startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type OpenEvent = ReconnectingWebSocketEvents['open'];
 
 failOnEscapes();
 
