@@ -30,7 +30,7 @@ describe('delivery across 100 forced reconnects', () => {
       schedule: constant(1),
       minUptimeMs: 0,
       heartbeat: { intervalMs: 2, timeoutMs: 5000 },
-      queue: { maxMessages: 50, overflow: 'drop-oldest' },
+      queue: { maxItems: 50, overflow: 'drop-oldest' },
     });
     const dropped: DropEvent[] = [];
     const disconnects: DisconnectEvent[] = [];

@@ -34,7 +34,7 @@ describe('faults through the chaos proxy', () => {
       heartbeat,
       schedule: constant(20),
       minUptimeMs: 0,
-      onOpen: ({ socket: opened }) => {
+      onConnect: ({ socket: opened }) => {
         raw = opened;
       },
     });

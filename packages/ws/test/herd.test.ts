@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
-import { ReconnectingWebSocket, DEFAULT_WS_SCHEDULE } from '@holdfast/ws';
+import { defaultReconnectSchedule } from '@holdfast/core';
+import { ReconnectingWebSocket } from '@holdfast/ws';
 import { busiestWindow, seededRandom } from './support/seeded-random.js';
 import { startServer, waitFor } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
@@ -16,7 +17,7 @@ function reconnectTime(downMs: number, random: () => number): number {
   let t = 0;
   let previousDelayMs = 0;
   for (let attempt = 1; ; attempt++) {
-    previousDelayMs = DEFAULT_WS_SCHEDULE.next({ attempt, previousDelayMs, random });
+    previousDelayMs = defaultReconnectSchedule.next({ attempt, previousDelayMs, random });
     t += previousDelayMs;
     if (t >= downMs) return t;
   }

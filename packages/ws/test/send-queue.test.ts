@@ -17,7 +17,7 @@ async function downServer() {
 
 async function sendWhileDown(overflow: 'drop-oldest' | 'drop-newest' | 'reject') {
   const down = await downServer();
-  const socket = new ReconnectingWebSocket(down.url, { queue: { maxMessages: 3, overflow }, schedule: constant(20), minUptimeMs: 0 });
+  const socket = new ReconnectingWebSocket(down.url, { queue: { maxItems: 3, overflow }, schedule: constant(20), minUptimeMs: 0 });
   const drops: DropEvent[] = [];
   socket.on('drop', (event) => drops.push(event));
   const results: unknown[] = [];
