@@ -35,7 +35,11 @@ export default async function (opts: BenchOptions): Promise<void> {
 
 async function outage(opts: BenchOptions, server: ChildServer, outageMs: number): Promise<void> {
   const rounds = opts.smoke ? 1 : Number(process.env.HTTP_OUTAGE_ROUNDS ?? 5);
-  const names = contenders().map((c) => c.name);
+  // HTTP_OUTAGE_CLIENTS=holdfast,baseline runs only the clients whose names contain one of these.
+  const only = process.env.HTTP_OUTAGE_CLIENTS?.split(',');
+  const names = contenders()
+    .map((c) => c.name)
+    .filter((n) => only === undefined || only.some((o) => n.includes(o)));
   const results = new Map<string, { ratio: number[]; recovery: number[]; allBack: number[]; attempts: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const name of names) {

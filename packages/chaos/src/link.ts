@@ -39,6 +39,9 @@ export class Link {
   #resetTimer: NodeJS.Timeout | undefined;
   #paused = false;
   #disposed = false;
+  // A close or reset reached the destination's end of the chain: from then on nothing more may pass, even once the toxic
+  // that sent it is gone (removed by a listener of its own drop, while its reset waits out its timeout).
+  #cutBy: string | undefined;
 
   constructor(stream: ToxicStream, source: Socket, destination: Socket, events: LinkEvents, env: StageEnvironment) {
     this.stream = stream;
@@ -96,6 +99,10 @@ export class Link {
   /** Data read from the source. */
   write(chunk: Buffer): void {
     if (this.#disposed) return;
+    if (this.#cutBy !== undefined) {
+      this.#events.dropped(chunk.length, this.#cutBy);
+      return;
+    }
     this.#held += chunk.length;
     (this.#stages[0] ?? this.#sink).push(chunk);
     this.#checkPressure();
@@ -103,7 +110,7 @@ export class Link {
 
   /** The source sent its FIN. */
   end(): void {
-    if (this.#disposed) return;
+    if (this.#disposed || this.#cutBy !== undefined) return;
     (this.#stages[0] ?? this.#sink).end({ kind: 'eof' });
   }
 
@@ -174,9 +181,11 @@ export class Link {
         if (!this.#destination.destroyed && !this.#destination.writableEnded) this.#destination.end();
         return;
       case 'close':
+        this.#cutBy = signal.cause;
         this.#events.close(signal.cause);
         return;
       case 'reset':
+        this.#cutBy = signal.cause;
         // A RST discards whatever the peer has not read yet, so it waits until the bytes
         // let through before it have left for the kernel, then the toxic's timeout.
         this.#whenFlushed(() => {

@@ -279,6 +279,28 @@ describe('reset_peer triggers', () => {
   });
 });
 
+describe('a toxic removed by a listener of its own drop', () => {
+  it.each(['reset_peer', 'limit_data'] as const)(
+    '%s: nothing after the cut reaches the client, even while the reset waits out its timeout',
+    async (type) => {
+      // An upstream that keeps sending a counting pattern; the cut comes at byte 100 000.
+      const payload = Buffer.from(Array.from({ length: 4 * 1024 * 1024 }, (_, i) => i % 251));
+      const server = await startSendingServer(payload);
+      const proxy = await proxyTo(server);
+      const attributes = type === 'reset_peer' ? { after_bytes: 100_000, timeout: 200 } : { bytes: 100_000 };
+      proxy.addToxic({ name: 'cut', type, stream: 'downstream', attributes });
+      proxy.on('fault', (fault) => {
+        if (fault.action === 'drop' && fault.cause === 'cut') proxy.removeToxic('cut');
+      });
+      const client = await connectRecording(proxy.port);
+      await client.finished;
+      const received = client.data();
+      expect(received.length).toBe(100_000);
+      expect(received.equals(payload.subarray(0, 100_000))).toBe(true);
+    },
+  );
+});
+
 describe('slicer', () => {
   it('delivers the same bytes in many small chunks', async () => {
     const payload = Buffer.from(Array.from({ length: 6000 }, (_, i) => i % 251));

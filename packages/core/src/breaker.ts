@@ -3,26 +3,47 @@ import { classify } from './classify/index.js';
 import { BreakerOpenError, HoldfastError } from './errors.js';
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { formatValue } from './options.js';
+import { ports } from './breaker-port.js';
+import { MAX_TIMER_MS, checkOptions, formatValue, optionError, rule, type OptionRule } from './options.js';
 
 /**
- * A circuit breaker: after too many failures in a rolling window it opens and
- * calls fail fast with `BreakerOpenError` without touching the peer; after
+ * A circuit breaker: it opens when the peer looks down, and then calls fail
+ * fast with `BreakerOpenError` without touching the peer; after
  * `resetTimeoutMs` it lets one probe through (half-open), and closes again
  * when the probe succeeds. Optionally the wait grows after each failed probe
  * (`maxResetTimeoutMs`), and a busy caller probes sooner, after a number of
- * refused calls (`probeAfterRejections`). opossum does the bookkeeping underneath; holdfast
- * decides what counts as a failure: only faults that say something about the
- * peer (a caller's abort or a 404 does not).
+ * refused calls (`probeAfterRejections`).
+ *
+ * It opens on either of two signs that the peer is down rather than flaky
+ * (docs/decisions/0005-flaky-or-down.md):
+ * - `consecutiveFailures` calls failed in a row with no success between them
+ *   (Finagle's failure accrual, Envoy's consecutive-5xx ejection): a dead peer
+ *   gives an unbroken run at once, a flaky one that answers even every other
+ *   call almost never does;
+ * - more than `failureThresholdPercent` of the window's operations failed,
+ *   counting each operation once by its final outcome: used with a retry
+ *   policy (`RetryPolicy({ breaker })`), an operation that failed once and
+ *   succeeded on its retry is a success, so flakiness that retries absorb
+ *   never opens it. Used alone, each `execute()` is one operation.
+ *
+ * opossum keeps the rolling window and the reset timer underneath; holdfast
+ * decides what counts as a failure (only faults that say something about the
+ * peer: a caller's abort or a 404 does not), refuses calls while open, and
+ * runs the probes.
  */
 export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Why the breaker opened. */
+export type BreakerOpenReason = 'consecutive-failures' | 'failure-rate' | 'probe-failed';
 
 export interface BreakerOptions {
   /** Shown in events and errors. Default `'breaker'`. */
   readonly name?: string;
-  /** Opens when more than this share of the window's calls failed. Default 50 (%). */
+  /** Opens after this many failed calls in a row, with no success between them. Default 20; `Infinity` turns the rule off. */
+  readonly consecutiveFailures?: number;
+  /** Opens when more than this share of the window's operations failed (by final outcome). Default 50 (%). */
   readonly failureThresholdPercent?: number;
-  /** No decision before this many calls in the window (opossum's `volumeThreshold`). Default 10. */
+  /** No failure-rate decision before this many operations in the window (opossum's `volumeThreshold`). Default 10. */
   readonly minimumRequests?: number;
   /** Length of the rolling window. Default 10 000 ms. */
   readonly windowMs?: number;
@@ -60,8 +81,8 @@ interface BreakerEventBase<E extends string> {
 
 export interface BreakerEvents {
   'state-change': BreakerEventBase<'state-change'> & { readonly from: BreakerState; readonly to: BreakerState };
-  /** The breaker opened: `fault` is what tripped it, `retryAt` (epoch ms) when a probe will be let through. */
-  open: BreakerEventBase<'open'> & { readonly fault: Fault | undefined; readonly retryAt: number };
+  /** The breaker opened: `fault` is what tripped it, `reason` which rule, `retryAt` (epoch ms) when a probe will be let through. */
+  open: BreakerEventBase<'open'> & { readonly fault: Fault | undefined; readonly reason: BreakerOpenReason; readonly retryAt: number };
   'half-open': BreakerEventBase<'half-open'>;
   close: BreakerEventBase<'close'>;
   /** A call failed fast with `BreakerOpenError`. */
@@ -70,11 +91,13 @@ export interface BreakerEvents {
 
 export interface BreakerStats {
   readonly state: BreakerState;
-  /** Calls started within the rolling window. */
+  /** Operations counted within the rolling window (by final outcome). */
   readonly windowRequests: number;
-  /** Failures counted within the rolling window. */
+  /** Operations within the rolling window whose final outcome counted as a failure. */
   readonly windowFailures: number;
-  /** Since creation: calls that resolved. */
+  /** Failed calls since the last success (the `consecutiveFailures` rule's count). */
+  readonly consecutiveFailures: number;
+  /** Since creation: calls (attempts) that resolved. */
   readonly successes: number;
   /** Since creation: calls whose fault counted against the peer. */
   readonly failures: number;
@@ -85,16 +108,6 @@ export interface BreakerStats {
 }
 
 type Action = () => Promise<unknown>;
-
-// setTimeout fires at once (with a warning) above 2^31-1 ms.
-const MAX_TIMER_MS = 2_147_483_647;
-
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`CircuitBreaker: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
-
-const isIntegerIn = (value: unknown, min: number, max: number): value is number =>
-  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 
 /** The default `isFailure`: a peer that answered with a definitive 4xx is alive. */
 export function countsAgainstPeer(fault: Fault): boolean {
@@ -116,14 +129,79 @@ export function breakerResetDelay(initialMs: number, maxMs: number, failedProbes
   return Math.max(initialMs, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
+// An operation's final failure, reported to opossum's window only (its attempts were counted already).
+class FinalOutcome extends Error {
+  constructor(readonly error: unknown) {
+    super('final outcome');
+  }
+}
+
+const settledOk = (): Promise<void> => Promise.resolve();
+const ignore = (): void => {};
+
+const RULES: Record<keyof BreakerOptions, OptionRule> = {
+  name: rule.string(),
+  consecutiveFailures: rule.integerOrInfinity(1),
+  failureThresholdPercent: {
+    test: (v) => typeof v === 'number' && v >= 0 && v < 100,
+    accepted: 'a number >= 0 and < 100 (the breaker opens when more than this share failed)',
+  },
+  minimumRequests: rule.integer(1),
+  windowMs: {
+    test: (v) => Number.isInteger(v) && (v as number) >= 10 && (v as number) <= MAX_TIMER_MS,
+    accepted: `an integer from 10 to ${MAX_TIMER_MS}`,
+  },
+  windowBuckets: rule.integer(1, 1000),
+  resetTimeoutMs: rule.integer(1, MAX_TIMER_MS),
+  // Its range depends on resetTimeoutMs: checked once the defaults are known.
+  maxResetTimeoutMs: { test: (v) => typeof v === 'number', accepted: 'a number of milliseconds' },
+  probeAfterRejections: {
+    test: (v) => v === Number.POSITIVE_INFINITY || (Number.isInteger(v) && (v as number) >= 1),
+    accepted: 'an integer >= 1, or Infinity (only the wait lets a probe through)',
+  },
+  isFailure: rule.function('(fault) => boolean'),
+};
+
+/**
+ * Checks breaker options as `new CircuitBreaker()` does, without making one:
+ * for an object that takes them as a nested option (`path`, e.g. `'breaker'`),
+ * so the error names the option the user wrote. Throws TypeError/RangeError.
+ */
+export function checkBreakerOptions(where: string, options: unknown, path?: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: ${path === undefined ? 'options' : `option '${path}'`} must be an object, got ${formatValue(options)}`);
+  }
+  checkOptions(where, options, RULES, path === undefined ? {} : { path });
+  const { windowMs = 10_000, windowBuckets = 10, resetTimeoutMs = 5000, maxResetTimeoutMs = resetTimeoutMs } = options as BreakerOptions;
+  const prefix = path === undefined ? '' : `${path}.`;
+  if (windowMs % windowBuckets !== 0 || windowMs / windowBuckets < 10) {
+    throw optionError(
+      where,
+      `${prefix}windowBuckets`,
+      windowBuckets,
+      `an integer from 1 to 1000 that divides windowMs (${windowMs}) into buckets of at least 10 ms`,
+    );
+  }
+  if (!Number.isInteger(maxResetTimeoutMs) || maxResetTimeoutMs < resetTimeoutMs || maxResetTimeoutMs > MAX_TIMER_MS) {
+    throw optionError(
+      where,
+      `${prefix}maxResetTimeoutMs`,
+      maxResetTimeoutMs,
+      `an integer from resetTimeoutMs (${formatValue(resetTimeoutMs)}) to ${MAX_TIMER_MS}`,
+    );
+  }
+}
+
 export class CircuitBreaker {
   readonly name: string;
+  readonly consecutiveFailures: number;
   readonly resetTimeoutMs: number;
   readonly maxResetTimeoutMs: number;
   readonly probeAfterRejections: number;
 
   readonly #opossum: Opossum<[Action]>;
   readonly #isFailure: (fault: Fault) => boolean;
+  readonly #windowMs: number;
   readonly #events = new TypedEvents<BreakerEvents>({
     'state-change': 'breaker',
     open: 'breaker',
@@ -136,6 +214,7 @@ export class CircuitBreaker {
   #state: BreakerState = 'closed';
   #retryAt = 0;
   #tripFault: Fault | undefined;
+  #openReason: BreakerOpenReason = 'failure-rate';
   #closed = false;
   // opossum half-opens after resetTimeoutMs; a longer (grown) wait holds the probe back with this timer.
   #probeTimer: NodeJS.Timeout | undefined;
@@ -143,15 +222,21 @@ export class CircuitBreaker {
   #probeAborted = false;
   #refusedSinceOpen = 0;
   #probing = false;
+  #inARow = 0;
+  // A call succeeded since the breaker was made or last opened.
+  #answered = false;
+  // Until then a failure is recent: operations are reported to the window whatever their outcome.
+  #watchUntil = 0;
   #successes = 0;
   #failures = 0;
   #ignored = 0;
   #rejected = 0;
 
   constructor(options: BreakerOptions = {}) {
-    check('options', options, typeof options === 'object' && (options as unknown) !== null, 'an object');
+    checkBreakerOptions('CircuitBreaker', options);
     const {
       name = 'breaker',
+      consecutiveFailures = 20,
       failureThresholdPercent = 50,
       minimumRequests = 10,
       windowMs = 10_000,
@@ -161,40 +246,13 @@ export class CircuitBreaker {
       probeAfterRejections = Number.POSITIVE_INFINITY,
       isFailure = countsAgainstPeer,
     } = options;
-    check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
-    check(
-      'failureThresholdPercent',
-      failureThresholdPercent,
-      typeof failureThresholdPercent === 'number' && failureThresholdPercent >= 0 && failureThresholdPercent < 100,
-      'a number >= 0 and < 100 (the breaker opens when more than this share failed)',
-    );
-    check('minimumRequests', minimumRequests, isIntegerIn(minimumRequests, 1, Number.MAX_SAFE_INTEGER), 'an integer >= 1');
-    check('windowMs', windowMs, isIntegerIn(windowMs, 10, MAX_TIMER_MS), `an integer from 10 to ${MAX_TIMER_MS}`);
-    check(
-      'windowBuckets',
-      windowBuckets,
-      isIntegerIn(windowBuckets, 1, 1000) && windowMs % windowBuckets === 0 && windowMs / windowBuckets >= 10,
-      `an integer from 1 to 1000 that divides windowMs (${windowMs}) into buckets of at least 10 ms`,
-    );
-    check('resetTimeoutMs', resetTimeoutMs, isIntegerIn(resetTimeoutMs, 1, MAX_TIMER_MS), `an integer from 1 to ${MAX_TIMER_MS}`);
-    check(
-      'maxResetTimeoutMs',
-      maxResetTimeoutMs,
-      isIntegerIn(maxResetTimeoutMs, resetTimeoutMs, MAX_TIMER_MS),
-      `an integer from resetTimeoutMs (${formatValue(resetTimeoutMs)}) to ${MAX_TIMER_MS}`,
-    );
-    check(
-      'probeAfterRejections',
-      probeAfterRejections,
-      probeAfterRejections === Number.POSITIVE_INFINITY || isIntegerIn(probeAfterRejections, 1, Number.MAX_SAFE_INTEGER),
-      'an integer >= 1, or Infinity (only the wait lets a probe through)',
-    );
-    check('isFailure', isFailure, typeof isFailure === 'function', 'a function (fault) => boolean');
     this.name = name;
+    this.consecutiveFailures = consecutiveFailures;
     this.resetTimeoutMs = resetTimeoutMs;
     this.maxResetTimeoutMs = maxResetTimeoutMs;
     this.probeAfterRejections = probeAfterRejections;
     this.#isFailure = isFailure;
+    this.#windowMs = windowMs;
     this.#opossum = new Opossum<[Action]>((fn) => fn(), {
       name,
       errorThresholdPercentage: failureThresholdPercent,
@@ -207,12 +265,21 @@ export class CircuitBreaker {
       // Snapshots add an interval timer per breaker that nothing here reads; percentiles cost a sort per bucket.
       enableSnapshots: false,
       rollingPercentilesEnabled: false,
-      errorFilter: (error: unknown) => !this.#counts(error),
+      errorFilter: (error: unknown) => !this.#countsInWindow(error),
     });
     this.#opossum.on('open', () => this.#onOpen());
     this.#opossum.on('halfOpen', () => this.#onHalfOpen());
     this.#opossum.on('close', () => this.#onClose());
     this.#opossum.on('reject', (error: Error) => this.#onReject(error));
+    ports.set(this, {
+      state: () => this.#state,
+      alive: () => this.#state === 'closed' && this.#inARow < Math.ceil(this.consecutiveFailures / 2),
+      answered: () => this.#answered,
+      attempt: (fn) => this.#attempt(fn, false),
+      succeeded: () => this.#attemptSucceeded(),
+      failed: (error) => this.#attemptFailed(error),
+      settle: (error) => this.#settle(error),
+    });
   }
 
   get state(): BreakerState {
@@ -220,48 +287,15 @@ export class CircuitBreaker {
   }
 
   /**
-   * Runs `fn` through the breaker. Resolves or rejects with what `fn` does;
-   * while open (or while a half-open probe is in flight) rejects at once
-   * with `BreakerOpenError` and `fn` is not called.
+   * Runs `fn` through the breaker as one operation. Resolves or rejects with
+   * what `fn` does; while open (or while a half-open probe is in flight)
+   * rejects at once with `BreakerOpenError` and `fn` is not called.
    */
   execute<T>(fn: () => Promise<T>): Promise<T> {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`CircuitBreaker '${this.name}': execute() needs a function returning a Promise, got ${formatValue(fn)}`));
     }
-    if (this.#closed) {
-      const message = `circuit '${this.name}' was closed with close(); create a new breaker`;
-      return Promise.reject(
-        new HoldfastError(message, {
-          kind: 'closed',
-          code: 'HOLDFAST_BREAKER_CLOSED',
-          phase: 'connect',
-          transient: false,
-          hint: 'the breaker was shut down by the application; calls through it are refused',
-          message,
-        }),
-      );
-    }
-    // Refusals are decided here, so opossum never counts a refused call as a request of its window (they would
-    // dilute the failure rate: after an outage's refusals a second outage would not open the breaker again).
-    if (this.#state === 'open') {
-      // Unless opossum is ready for a probe (resetTimeoutMs is over) and enough calls were refused: then this one probes now.
-      if (!this.#opossum.halfOpen || this.#refusedSinceOpen < this.probeAfterRejections) return this.#refuse();
-      this.#enterHalfOpen();
-    }
-    if (this.#state !== 'closed') {
-      // One probe at a time; a 'state-change' listener may also have probed (and failed) while half-opening.
-      if (this.#probing || this.#state === 'open') return this.#refuse();
-      this.#probing = true;
-    }
-    return this.#opossum.fire(fn).then(
-      (value) => {
-        this.#successes++;
-        return value as T;
-      },
-      (error: unknown) => {
-        throw this.#ownRejections.has(error as object) ? new BreakerOpenError(this.name, this.#currentRetryAt(), this.#tripFault) : error;
-      },
-    );
+    return this.#attempt(fn, true);
   }
 
   stats(): BreakerStats {
@@ -270,6 +304,7 @@ export class CircuitBreaker {
       state: this.#state,
       windowRequests: window.fires,
       windowFailures: window.failures,
+      consecutiveFailures: this.#inARow,
       successes: this.#successes,
       failures: this.#failures,
       ignored: this.#ignored,
@@ -299,38 +334,189 @@ export class CircuitBreaker {
     this.#events.off(name, listener);
   }
 
-  /** Whether `error` counts as a failure of the peer; opossum's `errorFilter` is the negation. */
-  #counts(error: unknown): boolean {
+  /** One call through the breaker; `whole`: it is a whole operation, so its outcome also goes to the window. */
+  #attempt<T>(fn: () => Promise<T>, whole: boolean): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    // Refusals are decided here, so opossum never counts a refused call as a request of its window (they would
+    // dilute the failure rate: after an outage's refusals a second outage would not open the breaker again).
+    if (this.#state === 'open') {
+      // Unless opossum is ready for a probe (resetTimeoutMs is over) and enough calls were refused: then this one probes now.
+      if (!this.#opossum.halfOpen || this.#refusedSinceOpen < this.probeAfterRejections) return this.#refuse();
+      this.#enterHalfOpen();
+    }
+    if (this.#state !== 'closed') {
+      // One probe at a time; a 'state-change' listener may also have probed (and failed) while half-opening.
+      if (this.#probing || this.#state === 'open') return this.#refuse();
+      this.#probing = true;
+      return this.#probe(fn);
+    }
+    if (whole) {
+      return this.#opossum.fire(fn).then(
+        (value) => {
+          this.#attemptSucceeded();
+          return value as T;
+        },
+        (error: unknown) => {
+          if (this.#ownRejections.has(error as object)) throw new BreakerOpenError(this.name, this.#currentRetryAt(), this.#tripFault);
+          // opossum counted it in the window (errorFilter); the run of failures is counted here.
+          this.#attemptFailed(error);
+          throw error;
+        },
+      );
+    }
+    let result: Promise<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.#attemptFailed(error);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own error, unchanged
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#attemptSucceeded();
+        return value;
+      },
+      (error: unknown) => {
+        this.#attemptFailed(error);
+        throw error;
+      },
+    );
+  }
+
+  /** The one call let through while half-open: its success closes the breaker, a failure opens it again. */
+  #probe<T>(fn: () => Promise<T>): Promise<T> {
+    let result: Promise<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.#probeFailed(error);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own error, unchanged
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#successes++;
+        this.#inARow = 0;
+        this.#answered = true;
+        this.#probing = false;
+        if (!this.#closed) this.#opossum.close();
+        return value;
+      },
+      (error: unknown) => {
+        this.#probeFailed(error);
+        throw error;
+      },
+    );
+  }
+
+  #probeFailed(error: unknown): void {
+    this.#probing = false;
     const fault = classify(error);
+    if (this.#closed) return;
     if (saysNothingAboutPeer(fault)) {
       this.#ignored++;
       // A probe the caller aborted proved nothing: rather than closing on no evidence, stay open for another reset timeout.
-      if (this.#opossum.halfOpen) {
-        this.#tripFault = fault;
-        this.#probeAborted = true;
-        this.#opossum.open();
-      }
-      return false;
+      this.#tripFault = fault;
+      this.#probeAborted = true;
+      this.#openReason = 'probe-failed';
+      this.#opossum.open();
+      return;
     }
-    let counts: boolean;
-    try {
-      counts = this.#isFailure(fault);
-    } catch {
-      // A broken predicate must not turn into an unhandled error inside opossum; count the fault, which is the safe side.
-      counts = true;
-    }
-    if (counts) {
+    if (this.#counts(fault)) {
       this.#failures++;
       this.#tripFault = fault;
+      this.#openReason = 'probe-failed';
+      this.#opossum.open();
     } else {
+      // The peer answered (a 404 says it is up): that is what the probe wanted to know.
       this.#ignored++;
+      this.#inARow = 0;
+      this.#opossum.close();
+    }
+  }
+
+  #attemptSucceeded(): void {
+    this.#successes++;
+    this.#inARow = 0;
+    this.#answered = true;
+  }
+
+  /** A failed call while closed: the run of failures grows, and opens the breaker at `consecutiveFailures`. */
+  #attemptFailed(error: unknown): void {
+    const fault = classify(error);
+    if (saysNothingAboutPeer(fault)) {
+      this.#ignored++;
+      return;
+    }
+    if (!this.#counts(fault)) {
+      this.#ignored++;
+      // An answer (a 404) proves the peer is up.
+      this.#inARow = 0;
+      return;
+    }
+    this.#failures++;
+    this.#tripFault = fault;
+    this.#watchUntil = Date.now() + this.#windowMs;
+    if (++this.#inARow >= this.consecutiveFailures && this.#state === 'closed' && !this.#closed) {
+      this.#openReason = 'consecutive-failures';
+      this.#opossum.open();
+    }
+  }
+
+  /**
+   * An operation is over. Counted in the window only while closed, and only
+   * while a failure is recent: with no failure in the window a success
+   * changes no decision, so a healthy peer's operations cost nothing here.
+   */
+  #settle(error: unknown): void {
+    if (this.#state !== 'closed' || this.#closed) return;
+    if (error === undefined) {
+      if (Date.now() < this.#watchUntil) this.#opossum.fire(settledOk).then(ignore, ignore);
+      return;
+    }
+    const final = new FinalOutcome(error);
+    this.#opossum.fire(() => Promise.reject(final)).then(ignore, ignore);
+  }
+
+  /** opossum's errorFilter, negated: whether a failure counts in the window (and may open it on the failure rate). */
+  #countsInWindow(error: unknown): boolean {
+    const fault = classify(error instanceof FinalOutcome ? error.error : error);
+    if (saysNothingAboutPeer(fault)) return false;
+    const counts = this.#counts(fault);
+    if (counts) {
+      this.#tripFault = fault;
+      this.#openReason = 'failure-rate';
+      this.#watchUntil = Date.now() + this.#windowMs;
     }
     return counts;
+  }
+
+  #counts(fault: Fault): boolean {
+    try {
+      return this.#isFailure(fault);
+    } catch {
+      // A broken predicate must not turn into an unhandled error; count the fault, which is the safe side.
+      return true;
+    }
+  }
+
+  #closedError(): HoldfastError {
+    const message = `circuit '${this.name}' was closed with close(); create a new breaker`;
+    return new HoldfastError(message, {
+      kind: 'closed',
+      code: 'HOLDFAST_BREAKER_CLOSED',
+      phase: 'connect',
+      transient: false,
+      hint: 'the breaker was shut down by the application; calls through it are refused',
+      message,
+    });
   }
 
   #onOpen(): void {
     this.#clearProbeTimer();
     this.#probing = false;
+    this.#answered = false;
     // A failed probe makes the next wait longer; an aborted one proved nothing and keeps it.
     if (this.#state === 'closed') this.#failedProbes = 0;
     else if (this.#probeAborted) this.#probeAborted = false;
@@ -339,7 +525,7 @@ export class CircuitBreaker {
     this.#retryAt = Date.now() + breakerResetDelay(this.resetTimeoutMs, this.maxResetTimeoutMs, this.#failedProbes, Math.random);
     // Only the reset timer leaves 'open', so no listener can have moved the breaker on.
     this.#moveTo('open');
-    this.#events.emit('open', { event: 'open', name: this.name, fault: this.#tripFault, retryAt: this.#retryAt });
+    this.#events.emit('open', { event: 'open', name: this.name, fault: this.#tripFault, reason: this.#openReason, retryAt: this.#retryAt });
   }
 
   #onReject(error: Error): void {
@@ -402,6 +588,7 @@ export class CircuitBreaker {
     this.#clearProbeTimer();
     this.#probing = false;
     this.#failedProbes = 0;
+    this.#inARow = 0;
     if (this.#moveTo('closed')) this.#events.emit('close', { event: 'close', name: this.name });
   }
 }

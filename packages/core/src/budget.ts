@@ -1,6 +1,6 @@
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { formatValue } from './options.js';
+import { checkOptions, formatValue, rule, type OptionRule } from './options.js';
 
 /**
  * A token bucket shared by every caller of one client, so that an outage
@@ -51,6 +51,8 @@ export interface RetryBudgetStats {
   readonly retries: number;
   /** Retries refused since construction. */
   readonly refused: number;
+  /** Tokens given back since construction by retries that proved not wasted (see `refund`). */
+  readonly refunded: number;
 }
 
 // Integer milli-tokens: ten deposits of 0.1 must add up to exactly one retry.
@@ -58,11 +60,26 @@ const SCALE = 1000;
 // The window is kept in this many buckets, so a deposit expires between 0.9 and 1 ttl after it was made.
 const BUCKETS = 10;
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`RetryBudget: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
+const RULES: Record<keyof RetryBudgetOptions, OptionRule> = {
+  ratio: { test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1000, accepted: 'a finite number from 0 to 1000' },
+  minRetriesPerSecond: { test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, accepted: 'a finite number >= 0' },
+  ttlMs: rule.integer(10, 3_600_000),
+  connectPhaseCost: rule.number(0, 1),
+  name: { test: (v) => typeof v === 'string', accepted: 'a string' },
+  now: rule.function('returning milliseconds'),
+};
 
-const isFiniteAtLeast = (value: unknown, min: number): boolean => typeof value === 'number' && Number.isFinite(value) && value >= min;
+/**
+ * Checks budget options as `new RetryBudget()` does, without making one: for
+ * an object that takes them as a nested option (`path`, e.g. `'budget'`), so
+ * the error names the option the user wrote. Throws TypeError/RangeError.
+ */
+export function checkBudgetOptions(where: string, options: unknown, path?: string): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: ${path === undefined ? 'options' : `option '${path}'`} must be an object, got ${formatValue(options)}`);
+  }
+  checkOptions(where, options, RULES, path === undefined ? {} : { path });
+}
 
 export class RetryBudget {
   readonly ratio: number;
@@ -84,15 +101,11 @@ export class RetryBudget {
   #requests = 0;
   #retries = 0;
   #refused = 0;
+  #refunded = 0;
 
   constructor(options: RetryBudgetOptions = {}) {
+    checkBudgetOptions('RetryBudget', options);
     const { ratio = 0.1, minRetriesPerSecond = 10, ttlMs = 10_000, connectPhaseCost = 0.5, name, now = Date.now } = options;
-    check('ratio', ratio, isFiniteAtLeast(ratio, 0) && ratio <= 1000, 'a finite number from 0 to 1000');
-    check('minRetriesPerSecond', minRetriesPerSecond, isFiniteAtLeast(minRetriesPerSecond, 0), 'a finite number >= 0');
-    check('ttlMs', ttlMs, Number.isInteger(ttlMs) && ttlMs >= 10 && ttlMs <= 3_600_000, 'an integer from 10 to 3600000');
-    check('connectPhaseCost', connectPhaseCost, isFiniteAtLeast(connectPhaseCost, 0) && connectPhaseCost <= 1, 'a number from 0 to 1');
-    check('name', name, name === undefined || typeof name === 'string', 'a string');
-    check('now', now, typeof now === 'function', 'a function returning milliseconds');
     this.ratio = ratio;
     this.minRetriesPerSecond = minRetriesPerSecond;
     this.ttlMs = ttlMs;
@@ -137,13 +150,34 @@ export class RetryBudget {
     return false;
   }
 
+  /** What a retry after `fault` costs, in tokens: `connectPhaseCost` for a fault that never reached the peer, else 1. */
+  costOf(fault?: Fault): number {
+    return (fault?.phase === 'connect' ? this.#connectCost : SCALE) / SCALE;
+  }
+
+  /**
+   * Gives back tokens that retries withdrew, once they proved not wasted: the
+   * operation succeeded after them (docs/decisions/0005-flaky-or-down.md). A
+   * peer that is flaky but alive then never exhausts the budget; one that is
+   * down keeps paying, because nothing succeeds.
+   */
+  refund(tokens: number): void {
+    if (!(typeof tokens === 'number' && Number.isFinite(tokens) && tokens >= 0)) {
+      throw new RangeError(`RetryBudget: refund() needs a finite number of tokens >= 0, got ${formatValue(tokens)}`);
+    }
+    const milliTokens = Math.round(tokens * SCALE);
+    if (milliTokens === 0) return;
+    this.#add(milliTokens);
+    this.#refunded += milliTokens;
+  }
+
   /** Tokens available now; a full-cost retry needs 1. */
   get available(): number {
     return this.#balance() / SCALE;
   }
 
   stats(): RetryBudgetStats {
-    return { available: this.available, requests: this.#requests, retries: this.#retries, refused: this.#refused };
+    return { available: this.available, requests: this.#requests, retries: this.#retries, refused: this.#refused, refunded: this.#refunded / SCALE };
   }
 
   /** Adds a listener (`exhausted`); returns a function that removes it. Also published on `holdfast:budget`. */

@@ -59,7 +59,8 @@ export class TypedEvents<Events extends object> {
   /**
    * @param channelNames diagnostics channel (without the `holdfast:` prefix) per event;
    *   an event not named here is published on `holdfast:<event name>`, one named
-   *   `false` is not published (application data, or an `Error` that a
+   *   `false` is not published (an event forwarded from another holdfast object,
+   *   which published it already; application data; an `Error` that a
    *   lifecycle event already describes). `false` for all of them: the events
    *   of a part whose owner publishes them as its own (a Supervisor inside a
    *   ReconnectingSocket), so that each is published once.

@@ -174,10 +174,15 @@ export const rule = {
 
 /**
  * The accepted name closest to a misspelt one: same letters in another case,
- * or within a small edit distance (one edit per three letters, at least one).
+ * the name without its unit (`ttl` for `ttlMs`), or within a small edit
+ * distance (one edit per three letters, at least one).
  */
 function closestName(given: string, accepted: readonly string[]): string | undefined {
   const lower = given.toLowerCase();
+  const withUnit = accepted.find(
+    (name) => lower.length >= 3 && name.toLowerCase().startsWith(lower) && /^(ms|bytes|items)$/i.test(name.slice(given.length)),
+  );
+  if (withUnit !== undefined) return withUnit;
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(given.length / 3)) + 1;
   for (const name of accepted) {

@@ -1,3 +1,4 @@
+import { CircuitBreaker } from './breaker.js';
 import { RetryBudget } from './budget.js';
 import type { GiveUpReason } from './errors.js';
 import type { Listener } from './events.js';
@@ -54,8 +55,29 @@ export interface RetryPolicyOptions {
   readonly attempts?: number;
   /** Delay before each retry; default `defaultRetrySchedule` (full-jitter exponential, honours Retry-After). */
   readonly schedule?: Schedule;
-  /** Shared token bucket: each call deposits, each retry withdraws. */
+  /**
+   * Shared token bucket: each call deposits, each retry withdraws, and a call
+   * that succeeds gives back what its retries after connection faults cost
+   * (and the cost of the retry that succeeded): only wasted retries stay paid.
+   */
   readonly budget?: RetryBudget;
+  /**
+   * A circuit breaker for the peer these calls go to: every attempt goes
+   * through it (refused while open, the probe while half-open), each call's
+   * final outcome counts once in its failure-rate window, and while it is
+   * closed a connection fault earns an immediate retry (see `immediateRetries`).
+   */
+  readonly breaker?: CircuitBreaker;
+  /**
+   * A connection that failed before any answer (reset, refused, closed,
+   * broken pipe) is retried at once, on top of `attempts`, up to this many
+   * times per call: with a `breaker`, while it says the peer is alive (closed,
+   * not in a run of failures); without one, only once per call and only for a
+   * connection that broke before reaching the peer (`connect` or `idle` phase,
+   * not a refusal). Default 8.
+   * A policy with `attempts: 1` never retries.
+   */
+  readonly immediateRetries?: number;
   /** Default per-attempt timeout for every call. */
   readonly attemptTimeoutMs?: number;
   /** Default overall time for every call. */
@@ -79,8 +101,19 @@ export interface RetryEvent {
   readonly name?: string;
   /** The attempt that failed (1 for the first); the next one is `attempt + 1`. */
   readonly attempt: number;
-  /** The sleep before the next attempt. */
+  /** The sleep before the next attempt, in whole milliseconds (0 for an immediate retry). */
   readonly delayMs: number;
+  /** The retry goes at once, on top of `attempts` (a connection fault while the peer is alive). */
+  readonly immediate: boolean;
+  readonly fault: Fault;
+}
+
+/** A call succeeded after retries: the peer is flaky but alive. */
+export interface RecoveredEvent {
+  readonly name?: string;
+  /** Attempts the call made, the successful one included. */
+  readonly attempts: number;
+  /** The fault of the last failed attempt. */
   readonly fault: Fault;
 }
 
@@ -99,9 +132,10 @@ export interface RetryBudgetRefusedEvent {
   readonly available: number;
 }
 
-/** Published on `holdfast:retry`, `holdfast:give-up` and `holdfast:budget-exhausted`. */
+/** Published on `holdfast:retry`, `holdfast:recovered`, `holdfast:give-up` and `holdfast:budget-exhausted`. */
 export interface RetryEvents {
   retry: RetryEvent;
+  recovered: RecoveredEvent;
   'give-up': GiveUpEvent;
   'budget-exhausted': RetryBudgetRefusedEvent;
 }
@@ -109,6 +143,7 @@ export interface RetryEvents {
 /** The one-shot `retry()` takes a policy's options, a call's options and listeners. */
 export interface RetryOptions extends RetryPolicyOptions, RetryCallOptions {
   readonly onRetry?: Listener<RetryEvent>;
+  readonly onRecovered?: Listener<RecoveredEvent>;
   readonly onGiveUp?: Listener<GiveUpEvent>;
   readonly onBudgetExhausted?: Listener<RetryBudgetRefusedEvent>;
 }
@@ -161,6 +196,8 @@ const POLICY_RULES: Record<string, Rule> = {
   attempts: [(v) => (Number.isInteger(v) && (v as number) >= 1) || v === Number.POSITIVE_INFINITY, 'an integer >= 1 or Infinity'],
   schedule: [isSchedule, 'a Schedule (an object with next(context))'],
   budget: [(v) => v instanceof RetryBudget, 'a RetryBudget'],
+  breaker: [(v) => v instanceof CircuitBreaker, 'a CircuitBreaker'],
+  immediateRetries: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer >= 0'],
   attemptTimeoutMs: timerMsRule,
   deadlineMs: timerMsRule,
   operation: operationRule,
@@ -175,6 +212,7 @@ const ONE_SHOT_RULES: Record<string, Rule> = {
   ...POLICY_RULES,
   ...CALL_RULES,
   onRetry: [isFunction, 'a function'],
+  onRecovered: [isFunction, 'a function'],
   onGiveUp: [isFunction, 'a function'],
   onBudgetExhausted: [isFunction, 'a function'],
 };

@@ -6,6 +6,7 @@ export type {
   FaultContextSource,
   GiveUpEvent,
   OperationDescriptor,
+  RecoveredEvent,
   RetryableOperation,
   RetryBudgetRefusedEvent,
   RetryCallOptions,
@@ -14,7 +15,7 @@ export type {
   RetryOptions,
   RetryPolicyOptions,
 } from './retry-options.js';
-export { RetryPolicy, createRetryPolicy } from './retry-policy.js';
+export { RetryPolicy, createRetryPolicy, type RetryPolicyStats } from './retry-policy.js';
 export { AttemptTimeoutError } from './attempt-timeout-error.js';
 
 /**

@@ -484,16 +484,28 @@ describe('CircuitBreaker options', () => {
       [{ isFailure: 'yes' as never }, 'option \'isFailure\' must be a function (fault) => boolean, got "yes"'],
     ];
     for (const [options, message] of cases) expect(() => createBreaker(options)).toThrow(message);
-    expect(() => new CircuitBreaker(null as never)).toThrow("CircuitBreaker: option 'options' must be an object, got null");
+    expect(() => new CircuitBreaker(null as never)).toThrow('CircuitBreaker: options must be an object, got null');
+    expect(() => createBreaker({ consecutiveFailures: 0 })).toThrow("option 'consecutiveFailures' must be an integer >= 1, or Infinity, got 0");
+    expect(() => createBreaker({ resetTimeout: 5 } as never)).toThrow("CircuitBreaker: unknown option 'resetTimeout' (did you mean resetTimeoutMs?)");
     const breaker = createBreaker();
-    expect([breaker.name, breaker.state, breaker.resetTimeoutMs, breaker.maxResetTimeoutMs, breaker.probeAfterRejections]).toEqual([
-      'breaker',
-      'closed',
-      5000,
-      5000,
-      Number.POSITIVE_INFINITY,
-    ]);
-    expect(breaker.stats()).toEqual({ state: 'closed', windowRequests: 0, windowFailures: 0, successes: 0, failures: 0, ignored: 0, rejected: 0 });
+    expect([
+      breaker.name,
+      breaker.state,
+      breaker.consecutiveFailures,
+      breaker.resetTimeoutMs,
+      breaker.maxResetTimeoutMs,
+      breaker.probeAfterRejections,
+    ]).toEqual(['breaker', 'closed', 20, 5000, 5000, Number.POSITIVE_INFINITY]);
+    expect(breaker.stats()).toEqual({
+      state: 'closed',
+      windowRequests: 0,
+      windowFailures: 0,
+      consecutiveFailures: 0,
+      successes: 0,
+      failures: 0,
+      ignored: 0,
+      rejected: 0,
+    });
     breaker.close();
   });
 

@@ -30,13 +30,39 @@ function failEvery(budget: RetryBudget, requests: number, fault: Fault = resetFa
 }
 
 describe('RetryBudget', () => {
+  it('refunds: a flaky peer whose retries succeed never exhausts it; a dead one, whose retries fail, does', () => {
+    const clock = manualClock();
+    const flaky = new RetryBudget({ now: clock.now });
+    const dead = new RetryBudget({ now: clock.now });
+    let flakyRefused = 0;
+    let deadAllowed = 0;
+    // Every request fails once: for the flaky peer the retry succeeds and its cost comes back.
+    for (let i = 0; i < 5000; i++) {
+      flaky.recordRequest();
+      if (flaky.tryWithdraw(resetFault)) flaky.refund(flaky.costOf(resetFault));
+      else flakyRefused++;
+      dead.recordRequest();
+      if (dead.tryWithdraw(resetFault)) deadAllowed++;
+    }
+    expect(flakyRefused).toBe(0);
+    expect(flaky.stats()).toMatchObject({ retries: 5000, refused: 0, refunded: 5000 });
+    expect(deadAllowed).toBe(600);
+    expect(flaky.costOf(refusedFault)).toBe(0.5);
+    expect(flaky.costOf(resetFault)).toBe(1);
+    expect(() => flaky.refund(-1)).toThrow('RetryBudget: refund() needs a finite number of tokens >= 0, got -1');
+  });
+
+  it('rejects unknown options with a hint', () => {
+    expect(() => new RetryBudget({ ttl: 5 } as never)).toThrow("RetryBudget: unknown option 'ttl' (did you mean ttlMs?)");
+  });
+
   it('bounds retries under a burst of failures by ratio × requests + the floor', () => {
     const clock = manualClock();
     const budget = new RetryBudget({ ratio: 0.1, minRetriesPerSecond: 10, ttlMs: 10_000, now: clock.now });
     // Floor: 10/s over a 10 s window = 100 retries; deposits: 0.1 × 5000 = 500.
     const allowed = failEvery(budget, 5000);
     expect(allowed).toBe(600);
-    expect(budget.stats()).toEqual({ available: expect.any(Number), requests: 5000, retries: 600, refused: 4400 });
+    expect(budget.stats()).toEqual({ available: expect.any(Number), requests: 5000, retries: 600, refused: 4400, refunded: 0 });
     expect(budget.available).toBeLessThan(1);
   });
 
@@ -140,7 +166,7 @@ describe('RetryBudget', () => {
       { event: 'exhausted', name: 'api', available: 0, cost: 0.5, fault: refusedFault },
     ]);
     expect(published).toEqual(seen);
-    expect(budget.stats()).toEqual({ available: 0, requests: 0, retries: 1, refused: 3 });
+    expect(budget.stats()).toEqual({ available: 0, requests: 0, retries: 1, refused: 3, refunded: 0 });
     off();
     const listener = (): void => {
       throw new Error('must not be called');

@@ -623,8 +623,10 @@ describe('retry() decisions', () => {
     const agent = newAgent();
     // The caller knows the reset happened before the request left (phase connect), so even a POST may be repeated.
     const contextFn = vi.fn(() => ({ phase: 'connect' as const }));
+    // A connect-phase reset would also earn an immediate retry on top of `attempts`; this test counts the scheduled ones.
     const error = await retry(httpCall(server.url, agent, { method: 'POST', body: 'x' }), {
       attempts: 2,
+      immediateRetries: 0,
       schedule: quick,
       operation: { method: 'POST' },
       context: contextFn,
@@ -634,6 +636,7 @@ describe('retry() decisions', () => {
     expect(server.hits()).toBe(2);
     const fixed = await retry(httpCall(server.url, agent, { method: 'POST', body: 'x' }), {
       attempts: 2,
+      immediateRetries: 0,
       schedule: quick,
       context: { phase: 'connect' },
     }).catch((e: unknown) => e);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OriginGuards } from './origin-guards.js';
+import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
 import { callWithRetries, type ResponseShape } from './resilient-call.js';
@@ -35,6 +35,12 @@ export interface AxiosInstanceLike {
 }
 
 export interface ResilientAxios {
+  /** Counters over every origin. */
+  stats(): HttpRetryStats;
+  /** Adds a listener (`retry`, `recovered`, `give-up`, `stale-connection`, `health`); returns a function that removes it. */
+  on: OriginGuards['on'];
+  once: OriginGuards['once'];
+  off: OriginGuards['off'];
   /** Releases the per-origin breakers. */
   close(): void;
 }
@@ -93,7 +99,8 @@ export function withResilience(instance: AxiosInstanceLike, options: HttpRetryOp
     const origin = new URL(config.url ?? '', config.baseURL).origin;
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     return callWithRetries(
-      guards.for(origin),
+      guards,
+      origin,
       (info) => {
         const attemptConfig: AxiosConfigLike = { ...config };
         if (factory !== undefined && info.attempt > 1) attemptConfig.data = factory();
@@ -113,7 +120,13 @@ export function withResilience(instance: AxiosInstanceLike, options: HttpRetryOp
       statusCodes,
     ).then((response) => settle(config, response));
   };
-  return { close: () => guards.close() };
+  return {
+    stats: () => guards.stats(),
+    on: guards.on.bind(guards),
+    once: guards.once.bind(guards),
+    off: guards.off.bind(guards),
+    close: () => guards.close(),
+  };
 }
 
 /** axios' own rule, applied once after the retries: a status outside validateStatus rejects with an AxiosError-shaped error. */

@@ -48,8 +48,12 @@ export interface HttpClient {
   readonly fetch: ResilientFetch;
   /** The retrying dispatcher, for undici code that takes one (`request(url, { dispatcher })`). */
   readonly dispatcher: Dispatcher;
-  /** Counters over every origin (stale keep-alive connections). */
+  /** Counters over every origin, and the state of each origin that failed lately. */
   stats(): HttpRetryStats;
+  /** Adds a listener (`retry`, `recovered`, `give-up`, `stale-connection`, `health`); returns a function that removes it. */
+  on: OriginGuards['on'];
+  once: OriginGuards['once'];
+  off: OriginGuards['off'];
   /** Ends waiting retries, closes every pooled connection and releases every timer. */
   close(): Promise<void>;
 }
@@ -133,6 +137,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     fetch: wrapFetchWith(fetchThroughAgent, guards),
     dispatcher,
     stats: () => guards.stats(),
+    on: guards.on.bind(guards),
+    once: guards.once.bind(guards),
+    off: guards.off.bind(guards),
     close() {
       closing ??= (async () => {
         interceptor.close();

@@ -1,10 +1,13 @@
 export { retryInterceptor, type RetryInterceptor, type ResilientDispatchOptions } from './retry-interceptor.js';
-export { BREAKER_DEFAULTS, DEFAULT_RETRY_STATUSES, type HttpRetryOptions, type StaleConnectionEvent } from './retry-interceptor-options.js';
+export { BREAKER_DEFAULTS, DEFAULT_RETRY_STATUSES, type HttpRetryOptions } from './retry-interceptor-options.js';
+export type { HttpClientEvents, OriginHealth, OriginHealthEvent, StaleConnectionEvent } from './http-events.js';
 export type { HttpRetryStats } from './origin-guards.js';
+export type { OriginStats } from './origin-guard.js';
 export type { ResilientRequestOptions } from './request-options.js';
 export type { OriginGuard } from './origin-guard.js';
 export { createHttpClient, type HttpClient, type HttpClientOptions, type HttpRequestInit } from './http-client.js';
 export { wrapFetch, type FetchFunction, type ResilientFetch, type ResilientRequestInit } from './wrap-fetch.js';
 export { withResilience, type AxiosInstanceLike, type ResilientAxios } from './axios-adapter.js';
 export { openRange, RangeNotResumableError, type OpenRangeOptions, type RangeRefusal, type RangeValidator } from './range-opener.js';
+export { httpSource, type HttpSource, type HttpSourceContext, type HttpSourceOptions } from './http-source.js';
 export { OutcomeUnknownError, RetryError, BreakerOpenError } from '@holdfast/core';

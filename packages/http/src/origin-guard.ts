@@ -1,46 +1,89 @@
-import { CircuitBreaker, RetryBudget, RetryPolicy, publish, type BreakerOptions, type Fault } from '@holdfast/core';
-import type { ResolvedRetryOptions, StaleConnectionEvent } from './retry-interceptor-options.js';
+import {
+  CircuitBreaker,
+  RetryBudget,
+  RetryPolicy,
+  type BreakerStats,
+  type Fault,
+  type RetryBudgetStats,
+  type RetryPolicyStats,
+  type TypedEvents,
+} from '@holdfast/core';
+import type { HttpClientEvents, OriginHealth } from './http-events.js';
+import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
+
+/** One origin's counters and state, while holdfast keeps state for it. */
+export interface OriginStats {
+  readonly origin: string;
+  readonly health: OriginHealth;
+  readonly retry: RetryPolicyStats;
+  readonly breaker: BreakerStats | undefined;
+  readonly budget: RetryBudgetStats | undefined;
+  readonly staleConnections: number;
+}
 
 /**
- * What one origin shares between all its requests: a retry policy (schedule,
- * attempts) with its own `RetryBudget`, and a circuit breaker. One origin's
- * outage spends its own budget and opens its own breaker; others go on.
+ * What one origin shares between all its requests once it has failed: a
+ * retry policy (schedule, attempts) with its own `RetryBudget` and circuit
+ * breaker. One origin's outage spends its own budget and opens its own
+ * breaker; others go on.
  *
- * The breaker only sees traffic while the origin is in trouble: a healthy
- * origin's requests run bare (routing each through opossum costs a promise
- * chain per request). After a failure every request goes through the breaker
- * for `watchMs`, so its failure rate is measured over the requests that
- * follow, and it opens only when most of them fail.
+ * A healthy origin has no guard at all: its requests run bare and cost
+ * nothing here (issue 9: a crawler's thousands of origins). The first failed
+ * attempt creates one; `OriginGuards` releases it once it is quiet again (its
+ * breaker closed, no failure for a window, no request of its in flight).
+ * While a failure is recent every request goes through the policy, so the
+ * breaker sees the outcomes of the requests that follow.
  */
 export class OriginGuard {
   readonly origin: string;
   readonly policy: RetryPolicy;
   readonly budget: RetryBudget | undefined;
   readonly breaker: CircuitBreaker | undefined;
+  readonly #events: TypedEvents<HttpClientEvents>;
   readonly #watchMs: number;
-  readonly #onStaleConnection: ResolvedRetryOptions['onStaleConnection'];
   #watchUntil = 0;
+  #inFlight = 0;
   #staleConnections = 0;
+  #health: OriginHealth = 'healthy';
 
-  constructor(origin: string, options: ResolvedRetryOptions) {
+  constructor(origin: string, options: ResolvedRetryOptions, events: TypedEvents<HttpClientEvents>) {
     this.origin = origin;
+    this.#events = events;
     this.budget = options.budget === false ? undefined : new RetryBudget({ name: origin, ...options.budget });
+    // The probe schedule's defaults are already in options.breaker (BREAKER_DEFAULTS).
+    this.breaker = options.breaker === false ? undefined : new CircuitBreaker({ name: origin, ...options.breaker });
     this.policy = new RetryPolicy({
       attempts: options.attempts,
+      immediateRetries: options.immediateRetries,
       schedule: options.schedule,
       name: origin,
       ...(this.budget === undefined ? {} : { budget: this.budget }),
+      ...(this.breaker === undefined ? {} : { breaker: this.breaker }),
     });
-    const { onRetry, onGiveUp } = options;
-    if (onRetry !== undefined) this.policy.on('retry', (event) => onRetry({ ...event, origin }));
-    if (onGiveUp !== undefined) this.policy.on('give-up', (event) => onGiveUp({ ...event, origin }));
-    const breakerOptions: BreakerOptions | false = options.breaker;
-    // The probe schedule's defaults are already in breakerOptions (BREAKER_DEFAULTS).
-    this.breaker = breakerOptions === false ? undefined : new CircuitBreaker({ name: origin, ...breakerOptions });
-    // A probe got through: the origin is back, so requests sleeping out a backoff go now instead of later.
-    this.breaker?.on('close', () => this.policy.wake());
-    this.#watchMs = breakerOptions === false ? 0 : (breakerOptions.windowMs ?? 10_000);
-    this.#onStaleConnection = options.onStaleConnection;
+    this.#watchMs = options.breaker === false ? 0 : (options.breaker.windowMs ?? 10_000);
+    this.policy.on('retry', (event) => events.emit('retry', { ...event, origin }));
+    this.policy.on('recovered', (event) => {
+      events.emit('recovered', { ...event, origin });
+      if (this.#health === 'healthy') this.#setHealth('flaky', event.fault);
+    });
+    this.policy.on('give-up', (event) => {
+      events.emit('give-up', { ...event, origin });
+      if (this.#health === 'healthy' && event.reason !== 'not-transient' && event.reason !== 'outcome-unknown') this.#setHealth('flaky', event.fault);
+    });
+    const breaker = this.breaker;
+    if (breaker !== undefined) {
+      breaker.on('open', (event) => this.#setHealth('down', event.fault));
+      breaker.on('close', () => {
+        this.#setHealth('flaky', undefined);
+        // A probe got through: the origin is back, so requests sleeping out a backoff go now instead of later.
+        this.policy.wake();
+      });
+    }
+  }
+
+  /** `healthy`, `flaky` (attempts fail, retries recover them) or `down` (the breaker is open: requests fail fast). */
+  get health(): OriginHealth {
+    return this.#health;
   }
 
   /** Requests whose reused keep-alive connection died before any byte of the answer. */
@@ -51,28 +94,61 @@ export class OriginGuard {
   /** Counts a stale keep-alive connection and tells the listeners. */
   noteStaleConnection(method: string, fault: Fault, repeatable: boolean): void {
     this.#staleConnections++;
-    const event: StaleConnectionEvent = { origin: this.origin, method, fault, repeatable };
-    publish('stale-connection', event);
-    if (this.#onStaleConnection === undefined) return;
-    try {
-      this.#onStaleConnection(event);
-    } catch (error) {
-      // A listener's bug must not break the request that reported it.
-      process.emitWarning(`a listener for holdfast event 'stale-connection' threw: ${String(error)}`, { type: 'HoldfastListenerWarning' });
-    }
+    this.#events.emit('stale-connection', { origin: this.origin, method, fault, repeatable });
   }
 
-  /** True when requests must go through the breaker (it is not closed, or the origin failed recently). */
+  /** True when requests must go through the policy from their first attempt (the breaker is not closed, or a failure is recent). */
   get guarded(): boolean {
-    return this.breaker !== undefined && this.#watchUntil !== 0 && (this.breaker.state !== 'closed' || Date.now() < this.#watchUntil);
+    return this.breaker !== undefined && (this.breaker.state !== 'closed' || Date.now() < this.#watchUntil);
   }
 
   /** An attempt failed: watch the origin closely for a while. */
   noteFailure(): void {
-    if (this.breaker !== undefined) this.#watchUntil = Date.now() + this.#watchMs;
+    this.#watchUntil = Date.now() + this.#watchMs;
+  }
+
+  /** A request of this origin entered its retries; `leave()` when it settles. */
+  enter(): void {
+    this.#inFlight++;
+  }
+
+  leave(): void {
+    this.#inFlight--;
+  }
+
+  /**
+   * Nothing worth remembering: no request in its retries, the breaker closed,
+   * no failure for a whole window. A new guard would decide the same.
+   */
+  get quiet(): boolean {
+    return this.#inFlight === 0 && Date.now() >= this.#watchUntil && (this.breaker === undefined || this.breaker.state === 'closed');
+  }
+
+  stats(): OriginStats {
+    return {
+      origin: this.origin,
+      health: this.#health,
+      retry: this.policy.stats(),
+      breaker: this.breaker?.stats(),
+      budget: this.budget?.stats(),
+      staleConnections: this.#staleConnections,
+    };
+  }
+
+  /** Released as quiet: its origin is healthy again. */
+  release(): void {
+    this.#setHealth('healthy', undefined);
+    this.close();
   }
 
   close(): void {
     this.breaker?.close();
+  }
+
+  #setHealth(to: OriginHealth, fault: Fault | undefined): void {
+    const from = this.#health;
+    if (from === to) return;
+    this.#health = to;
+    this.#events.emit('health', { origin: this.origin, from, to, ...(fault === undefined ? {} : { fault }) });
   }
 }

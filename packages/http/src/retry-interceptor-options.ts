@@ -1,54 +1,55 @@
 import {
-  CircuitBreaker,
-  RetryBudget,
+  checkBreakerOptions,
+  checkBudgetOptions,
   defaultRetrySchedule,
   formatValue,
   honorRetryAfter,
   type BreakerOptions,
-  type Fault,
-  type GiveUpEvent,
   type Listener,
   type RetryBudgetOptions,
-  type RetryEvent,
   type Schedule,
 } from '@holdfast/core';
+import type { HttpClientEvents, StaleConnectionEvent } from './http-events.js';
 
 /** Options of `retryInterceptor()`, `createHttpClient()`, `wrapFetch()` and `withResilience()`. */
 export interface HttpRetryOptions {
-  /** Total attempts per request, the first included. Default 3. */
+  /** Total attempts per request, the first included, not counting immediate retries. Default 3. */
   readonly attempts?: number;
+  /**
+   * A request whose connection failed before any answer (reset, refused,
+   * closed) while its origin is alive (the breaker closed, not in a run of
+   * failures) is retried at once on a new connection, on top of `attempts`,
+   * up to this many times. They stop the moment the breaker opens. Default 8.
+   */
+  readonly immediateRetries?: number;
   /** Delay before each retry. Default: full-jitter exponential from 100 ms up to 10 s. `Retry-After` always wins, up to `retryAfterCapMs`. */
   readonly schedule?: Schedule;
   /** The longest `Retry-After` / 429 / 503 pushback honoured; a longer one is clamped (the deadline may still refuse it). Default 60 000 ms. */
   readonly retryAfterCapMs?: number;
   /** Response statuses retried (for requests that may be repeated). Default 408, 425, 429, 500, 502, 503, 504. */
   readonly statusCodes?: readonly number[];
-  /** One retry budget per origin (the share of traffic retries may add), or `false` for none. Default `{}` (10 % plus 10 retries/s). */
+  /**
+   * One retry budget per origin (the share of traffic retries may add), or
+   * `false` for none. Default `{}` (10 % plus 10 retries/s); a request that
+   * succeeds gives back what its retries after connection faults cost.
+   */
   readonly budget?: RetryBudgetOptions | false;
   /**
    * One circuit breaker per origin, or `false` for none. Default `{}`: opens
-   * above 50 % failures of at least 10 requests in 10 s; while open, one
-   * probe after 5 ms, the wait doubling (jittered) per failed probe up to
-   * 1 s, and sooner after every 5 refused requests (see `BREAKER_DEFAULTS`).
+   * after 20 failed attempts in a row, or when more than 50 % of at least 10
+   * requests in 10 s failed after their retries; while open, one probe after
+   * 5 ms, the wait doubling (jittered) per failed probe up to 1 s, and sooner
+   * after every 5 refused requests (see `BREAKER_DEFAULTS`).
    */
   readonly breaker?: BreakerOptions | false;
   /** Default overall time per request, across attempts. Default: none (each attempt is bounded by undici's timeouts). */
   readonly deadlineMs?: number;
-  /** Called before every retry (also published on `holdfast:retry`). */
-  readonly onRetry?: Listener<RetryEvent & { readonly origin: string }>;
-  /** Called when a request fails for good (also published on `holdfast:give-up`). */
-  readonly onGiveUp?: Listener<GiveUpEvent & { readonly origin: string }>;
-  /** Called when a reused keep-alive connection dies before any byte of the answer (also published on `holdfast:stale-connection`). */
+  /** A listener for the `retry` event, added at construction (same as `.on('retry', …)`). */
+  readonly onRetry?: Listener<HttpClientEvents['retry']>;
+  /** A listener for the `give-up` event, added at construction. */
+  readonly onGiveUp?: Listener<HttpClientEvents['give-up']>;
+  /** A listener for the `stale-connection` event, added at construction. */
   readonly onStaleConnection?: Listener<StaleConnectionEvent>;
-}
-
-/** A reused keep-alive connection died before any byte of the answer: most often the keep-alive race. */
-export interface StaleConnectionEvent {
-  readonly origin: string;
-  readonly method: string;
-  readonly fault: Fault;
-  /** The request may be repeated (idempotent, or carries an idempotency key), so it is retried; otherwise its outcome is unknown. */
-  readonly repeatable: boolean;
 }
 
 export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
@@ -56,6 +57,7 @@ export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 425, 429, 500, 50
 /** The options after validation, with defaults filled in. */
 export interface ResolvedRetryOptions {
   readonly attempts: number;
+  readonly immediateRetries: number;
   readonly schedule: Schedule;
   readonly statusCodes: ReadonlySet<number>;
   readonly budget: RetryBudgetOptions | false;
@@ -68,6 +70,7 @@ export interface ResolvedRetryOptions {
 
 const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
   attempts: 'an integer >= 1',
+  immediateRetries: 'an integer >= 0',
   schedule: 'a Schedule from @holdfast/core (an object with next(context))',
   retryAfterCapMs: 'a number of milliseconds >= 0',
   statusCodes: 'an array of HTTP statuses from 400 to 599',
@@ -82,6 +85,7 @@ const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
 
 const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
   attempts: (v) => Number.isInteger(v) && (v as number) >= 1,
+  immediateRetries: (v) => Number.isInteger(v) && (v as number) >= 0,
   schedule: (v) => typeof v === 'object' && v !== null && typeof (v as Schedule).next === 'function',
   retryAfterCapMs: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
   statusCodes: (v) => Array.isArray(v) && v.every((s) => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599),
@@ -135,15 +139,16 @@ export function resolveRetryOptions(where: string, options: unknown, extraKeys: 
   }
   const o = options as HttpRetryOptions;
   const budget = o.budget ?? {};
-  // Built once here so that a bad budget option fails at construction, not on the first request.
-  if (budget !== false) new RetryBudget(budget);
+  // Checked here, so that a bad budget or breaker option fails at construction with the name the user wrote.
+  if (budget !== false) checkBudgetOptions(where, budget, 'budget');
+  if (o.breaker !== undefined && o.breaker !== false) checkBreakerOptions(where, withBreakerDefaults(o.breaker), 'breaker');
   const breaker = o.breaker === false ? false : withBreakerDefaults(o.breaker ?? {});
-  if (breaker !== false) new CircuitBreaker(breaker).close();
   const capMs = o.retryAfterCapMs;
   let schedule = o.schedule ?? defaultRetrySchedule;
   if (o.schedule !== undefined || capMs !== undefined) schedule = honorRetryAfter(schedule, capMs === undefined ? {} : { capMs });
   return {
     attempts: o.attempts ?? 3,
+    immediateRetries: o.immediateRetries ?? 8,
     schedule,
     statusCodes: new Set(o.statusCodes ?? DEFAULT_RETRY_STATUSES),
     budget,

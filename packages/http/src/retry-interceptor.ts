@@ -13,10 +13,14 @@ import { RetryingRequest, type ActiveRetries, type RequestPlan } from './retryin
 
 /** `dispatch => dispatch`, plus what a client needs to end cleanly and to look inside. */
 export interface RetryInterceptor extends Dispatcher.DispatcherComposeInterceptor {
-  /** The per-origin budget and breaker (created on an origin's first request). */
+  /** The per-origin policy, budget and breaker, while the origin has failed lately (none for a healthy origin). */
   guard(origin: string): OriginGuard | undefined;
   /** Counters over every origin. */
   stats(): HttpRetryStats;
+  /** Adds a listener (`retry`, `recovered`, `give-up`, `stale-connection`, `health`); returns a function that removes it. */
+  on: OriginGuards['on'];
+  once: OriginGuards['once'];
+  off: OriginGuards['off'];
   /** Ends requests waiting between attempts (with `reason`) and releases every breaker. */
   close(reason?: Error): void;
 }
@@ -62,9 +66,6 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
   const resolved = guards.options;
   const active: ActiveRetries = new Set();
   let closedWith: Error | null = null;
-  // Most dispatchers talk to one origin: remember the last one's guard rather than look it up per request.
-  let lastOrigin: unknown = undefined;
-  let lastGuard: OriginGuard | undefined;
 
   watchConnectionReuse();
 
@@ -81,12 +82,7 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
         return true;
       }
       const method = opts.method;
-      let guard = lastGuard;
-      if (opts.origin !== lastOrigin || guard === undefined) {
-        guard = guards.for(typeof opts.origin === 'string' ? opts.origin : String(opts.origin));
-        lastOrigin = opts.origin;
-        lastGuard = guard;
-      }
+      const origin = typeof opts.origin === 'string' ? opts.origin : String(opts.origin);
       const extra = opts.holdfast;
       let plan: RequestPlan;
       let dispatchOpts: Dispatcher.DispatchOptions = opts;
@@ -97,12 +93,15 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
         plan = planned.plan;
         dispatchOpts = planned.opts;
       }
-      return new RetryingRequest(dispatch, dispatchOpts, handler, guard, resolved, plan, active).start();
+      return new RetryingRequest(dispatch, dispatchOpts, handler, guards, origin, resolved, plan, active).start();
     };
 
   return Object.assign(interceptor, {
     guard: (origin: string) => guards.get(origin),
     stats: () => guards.stats(),
+    on: guards.on.bind(guards),
+    once: guards.once.bind(guards),
+    off: guards.off.bind(guards),
     close(reason: Error = new Error('the HTTP client was closed')) {
       closedWith = reason;
       for (const request of [...active]) request.cancel(reason);

@@ -6,6 +6,7 @@ import { expectConnection, type ConnectionWatcher } from './connection-reuse.js'
 import type { CoreHandler } from './core-handler.js';
 import { HttpStatusError } from './http-status-error.js';
 import type { OriginGuard } from './origin-guard.js';
+import type { OriginGuards } from './origin-guards.js';
 import { STREAM_BODY_DETAIL } from './replayable-body.js';
 import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
 
@@ -58,7 +59,10 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   readonly #dispatch: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #handler: CoreHandler;
-  readonly #guard: OriginGuard;
+  readonly #guards: OriginGuards;
+  readonly #origin: string;
+  // The origin's guard, if it failed lately; made on this request's first failure otherwise.
+  #guard: OriginGuard | undefined;
   readonly #options: ResolvedRetryOptions;
   readonly #plan: RequestPlan;
   readonly #active: ActiveRetries;
@@ -81,7 +85,8 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     dispatch: Dispatch,
     opts: Dispatcher.DispatchOptions,
     handler: CoreHandler,
-    guard: OriginGuard,
+    guards: OriginGuards,
+    origin: string,
     options: ResolvedRetryOptions,
     plan: RequestPlan,
     active: ActiveRetries,
@@ -89,14 +94,16 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#handler = handler;
-    this.#guard = guard;
+    this.#guards = guards;
+    this.#origin = origin;
+    this.#guard = guards.get(origin);
     this.#options = options;
     this.#plan = plan;
     this.#active = active;
   }
 
   start(): boolean {
-    if (this.#guard.guarded || this.#plan.deadline !== undefined) {
+    if (this.#guard?.guarded === true || this.#plan.deadline !== undefined) {
       this.#runRetries(null);
       return true;
     }
@@ -159,7 +166,7 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
       this.#settle = null;
       settle.resolve();
     } else {
-      this.#guard.budget?.recordRequest();
+      this.#guard?.budget?.recordRequest();
     }
     return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusMessage) ?? true;
   }
@@ -203,7 +210,7 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   // --- retries ---
 
   #attemptFailed(error: unknown): void {
-    this.#guard.noteFailure();
+    this.#guardNow().noteFailure();
     if (this.#abortReason !== null) {
       this.#deliverError(this.#abortReason);
       return;
@@ -221,7 +228,11 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   /** A reused keep-alive connection died before any byte of the answer: counted and reported, whatever follows. */
   #noteStaleConnection(error: unknown): void {
     const fault = classify(error, { method: this.#opts.method, reusedConnection: true, bytesReceived: 0 });
-    if (fault.phase === 'idle') this.#guard.noteStaleConnection(this.#opts.method, fault, this.#mayRepeat());
+    if (fault.phase === 'idle') this.#guardNow().noteStaleConnection(this.#opts.method, fault, this.#mayRepeat());
+  }
+
+  #guardNow(): OriginGuard {
+    return (this.#guard ??= this.#guards.for(this.#origin));
   }
 
   /** Hands the request to core's retry loop; `first` is the failure of a first attempt already made. */
@@ -229,23 +240,27 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     const abort = new AbortController();
     this.#retryAbort = abort;
     this.#active.add(this);
+    const guard = this.#guardNow();
+    guard.enter();
     const { descriptor, deadline } = this.#plan;
-    const breaker = this.#guard.guarded ? this.#guard.breaker : undefined;
-    const operation = (info: AttemptInfo): Promise<void> => {
-      const attempt = (): Promise<void> => (first !== null && info.attempt === 1 ? Promise.reject(first.error) : this.#nextAttempt(info));
-      return breaker === undefined ? attempt() : breaker.execute(attempt);
-    };
-    this.#guard.policy
+    // The first "attempt" replays a failure already met outside the policy; the breaker and budget are core's.
+    const operation = (info: AttemptInfo): Promise<void> =>
+      first !== null && info.attempt === 1 ? Promise.reject(first.error) : this.#nextAttempt(info);
+    guard.policy
       .execute(operation, {
         signal: abort.signal,
         operation: descriptor,
         context: (error) => this.#faultContext(error),
-        shouldRetry: (fault) => fault.kind !== 'circuit-open' && this.#bodyAllowsRetry(),
+        shouldRetry: () => this.#bodyAllowsRetry(),
         ...(deadline === undefined ? {} : { deadline }),
       })
       .then(
-        () => this.#active.delete(this),
+        () => {
+          guard.leave();
+          this.#active.delete(this);
+        },
         (error: unknown) => {
+          guard.leave();
           this.#active.delete(this);
           this.#gaveUp(error);
         },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OriginGuards } from './origin-guards.js';
+import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
 import { callWithRetries, type ResponseShape } from './resilient-call.js';
@@ -17,6 +17,12 @@ export type FetchFunction = (input: string | URL | Request, init?: RequestInit) 
 /** A fetch with the same signature and holdfast's rules; `close()` releases its breakers. */
 export interface ResilientFetch {
   (input: string | URL | Request, init?: ResilientRequestInit): Promise<Response>;
+  /** Counters over every origin. */
+  stats(): HttpRetryStats;
+  /** Adds a listener (`retry`, `recovered`, `give-up`, `stale-connection`, `health`); returns a function that removes it. */
+  on: OriginGuards['on'];
+  once: OriginGuards['once'];
+  off: OriginGuards['off'];
   close(): void;
 }
 
@@ -84,7 +90,8 @@ export function wrapFetchWith(fetchImpl: FetchFunction, guards: OriginGuards): R
     const oneShotBody = bodyFactory === undefined && !isReplayableBody(body);
     const signal = fetchInit?.signal ?? request?.signal ?? undefined;
     return callWithRetries(
-      guards.for(url.origin),
+      guards,
+      url.origin,
       (info) => {
         let attemptInit = fetchInit;
         if (bodyFactory !== undefined) attemptInit = { ...attemptInit, body: bodyFactory() };
@@ -97,5 +104,11 @@ export function wrapFetchWith(fetchImpl: FetchFunction, guards: OriginGuards): R
       statusCodes,
     );
   };
-  return Object.assign(resilient, { close: () => guards.close() });
+  return Object.assign(resilient, {
+    stats: () => guards.stats(),
+    on: guards.on.bind(guards),
+    once: guards.once.bind(guards),
+    off: guards.off.bind(guards),
+    close: () => guards.close(),
+  });
 }

@@ -3,7 +3,7 @@ import { constant } from '@holdfast/core';
 import { OutcomeUnknownError, RetryError, createHttpClient, type HttpRetryOptions } from '@holdfast/http';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
 import { faces, type Face } from './support/faces.js';
-import { openHandles, guardEachTest } from './support/process-guard.js';
+import { guardEachTest, settledOpenHandles } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
@@ -100,7 +100,6 @@ describe('close()', () => {
     expect(outcome).toBeInstanceOf(Error);
     expect((outcome as Error).message).toMatch(/closed/);
     await server.close();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(openHandles(baseline)).toEqual([]);
+    expect(await settledOpenHandles(baseline)).toEqual([]);
   });
 });

@@ -57,17 +57,20 @@ describe('options are checked at construction', () => {
     [() => retryInterceptor({ attempts: 0 }), /option 'attempts' must be an integer >= 1, got 0/],
     [() => retryInterceptor({ statusCodes: [200] }), /option 'statusCodes' must be an array of HTTP statuses from 400 to 599/],
     [() => retryInterceptor({ retries: 3 } as never), /unknown option 'retries'; accepted: attempts/],
-    [() => retryInterceptor({ budget: { ratio: -1 } }), /option 'ratio' must be a finite number from 0 to 1000, got -1/],
+    [() => retryInterceptor({ budget: { ratio: -1 } }), /retryInterceptor: option 'budget.ratio' must be a finite number from 0 to 1000, got -1/],
     [() => createHttpClient({ keepAliveTimeout: -5 }), /option 'keepAliveTimeout' must be an integer number of milliseconds.*got -5/],
     [() => wrapFetch('fetch' as never), /must be a fetch function, got string/],
     [
       () => retryInterceptor({ breaker: { maxResetTimeoutMs: 2 } }),
-      /option 'maxResetTimeoutMs' must be an integer from resetTimeoutMs \(5\) to 2147483647, got 2/,
+      /retryInterceptor: option 'breaker.maxResetTimeoutMs' must be an integer from resetTimeoutMs \(5\) to 2147483647, got 2/,
     ],
-    [() => retryInterceptor({ breaker: { probeAfterRejections: 0 } }), /option 'probeAfterRejections' must be an integer >= 1, or Infinity/],
+    [
+      () => retryInterceptor({ breaker: { probeAfterRejections: 0 } }),
+      /retryInterceptor: option 'breaker.probeAfterRejections' must be an integer >= 1, or Infinity/,
+    ],
     [
       () => retryInterceptor({ breaker: { resetTimeoutMs: 'soon' as never } }),
-      /option 'resetTimeoutMs' must be an integer from 1 to 2147483647, got "soon"/,
+      /retryInterceptor: option 'breaker.resetTimeoutMs' must be an integer from 1 to 2147483647, got "soon"/,
     ],
   ])('%#: rejects a bad value with the option, the value and what is accepted', (build, message) => {
     expect(build).toThrow(message);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, RetryError, createHttpClient, type HttpClient, type HttpRetryOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
-import { openHandles, guardEachTest } from './support/process-guard.js';
+import { guardEachTest, settledOpenHandles } from './support/process-guard.js';
 
 const fast: HttpRetryOptions = { schedule: constant(5), budget: false, breaker: false };
 
@@ -109,8 +109,7 @@ describe("ending the client's dispatcher", () => {
     expect(server.arrivals).toBe(2);
     await server.close();
     server = undefined;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(openHandles(baseline)).toEqual([]);
+    expect(await settledOpenHandles(baseline)).toEqual([]);
   });
 
   it('close() lets a request in flight finish; destroy(error) ends one at once, with that error as the cause and no retry', async () => {

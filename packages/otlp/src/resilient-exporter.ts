@@ -1,5 +1,6 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import {
+  BreakerOpenError,
   HoldfastError,
   OutboundQueue,
   RetryError,
@@ -38,6 +39,8 @@ interface QueuedBatch<Batch> {
 }
 
 const BUDGET_COOL_DOWN_MS = 1_000;
+/** The longest a batch waits for an open breaker before asking again (it asks sooner when the probe is due sooner). */
+const BREAKER_COOL_DOWN_MS = 1_000;
 
 /** What the factories know about the exporter they wrap: its protocol (for hints) and how to encode its batches (for the spool). */
 export interface ExporterContext<Batch> extends OtlpFaultContext {
@@ -82,6 +85,8 @@ export class ResilientExporter<Batch> {
   // Aborted when shutdown() runs out of time: in-flight retries stop sleeping and give their batch up.
   readonly #closing = new AbortController();
   readonly #reported = new Set<string>();
+  // Batches waiting for the budget or the breaker; forceFlush() and shutdown() end their wait.
+  readonly #coolingDown = new Set<() => void>();
   #idleWaiters: (() => void)[] = [];
   #inFlight = 0;
   #state: 'running' | 'shutting-down' | 'shut-down' = 'running';
@@ -136,18 +141,21 @@ export class ResilientExporter<Batch> {
       this.#queuedItems -= item.items;
       this.#drop(item, reason === 'overflow' || reason === 'too-large' ? reason : 'closed');
     });
+    const breaker = this.#options.breaker === undefined ? undefined : createBreaker(this.#options.breaker);
+    // Every attempt goes through the breaker (core's policy: it opens on a run of failures or on batches that failed
+    // for good, and while it is closed a connection that broke before any answer is retried at once).
     this.#policy = createRetryPolicy({
       name: this.name,
       attempts: Infinity,
       schedule: honorRetryAfter(this.#options.schedule, { capMs: 30_000 }),
       ...(this.#options.budget === undefined ? {} : { budget: this.#options.budget }),
+      ...(breaker === undefined ? {} : { breaker }),
       attemptTimeoutMs: this.#options.attemptTimeoutMs,
       // Telemetry prefers a duplicate to a loss: a batch whose outcome is unknown is sent again, and counted.
       operation: { idempotent: true },
       unref: true,
     });
-    if (this.#options.breaker !== undefined) {
-      const breaker = createBreaker(this.#options.breaker);
+    if (breaker !== undefined) {
       breaker.on('state-change', ({ to }) => {
         this.#events.emit('breaker', {
           event: 'breaker',
@@ -197,6 +205,7 @@ export class ResilientExporter<Batch> {
   /** Resolves once every queued batch is delivered or dropped, or after `flushTimeoutMs`. Never rejects. */
   async forceFlush(): Promise<void> {
     const deadline = Date.now() + this.#options.flushTimeoutMs;
+    this.#hurry();
     await this.#whenIdle(this.#options.flushTimeoutMs);
     // The wrapped exporter's forceFlush() waits for its requests in flight: not past our deadline.
     await settle(
@@ -294,20 +303,24 @@ export class ResilientExporter<Batch> {
           await this.#deliverOnce(entry, (attempt) => (attempts = attempt));
           break;
         } catch (error) {
-          // An empty retry budget is a reason to wait, not to lose the batch: it stays ours until it expires.
-          if (!(error instanceof RetryError && error.reason === 'budget-exhausted') || this.#closing.signal.aborted) throw error;
-          await this.#coolDown();
+          // An empty retry budget or an open breaker is a reason to wait, not to lose the batch: it stays ours until it
+          // expires. The breaker lets a probe through after its wait; the batch asks again then.
+          if (this.#closing.signal.aborted) throw error;
+          if (error instanceof RetryError && error.reason === 'budget-exhausted') await this.#coolDown(BUDGET_COOL_DOWN_MS);
+          else if (error instanceof BreakerOpenError) await this.#coolDown(breakerWait(error));
+          else if (error instanceof RetryError && error.reason === 'breaker-open' && error.cause instanceof BreakerOpenError) {
+            await this.#coolDown(breakerWait(error.cause));
+          } else throw error;
+          if (Date.now() >= entry.queuedAt + this.#options.maxBatchAgeMs) throw error;
         }
       }
       this.#exported += entry.items;
       if (entry.spoolFile !== undefined) this.#spool?.remove(entry.spoolFile);
       this.#events.emit('delivered', { event: 'delivered', name: this.name, items: entry.items, attempts });
     } catch (error) {
-      const reason: DropReason = this.#closing.signal.aborted
-        ? 'closed'
-        : error instanceof RetryError && error.reason === 'deadline'
-          ? 'expired'
-          : 'rejected';
+      const waitedTooLong =
+        (error instanceof RetryError && error.reason === 'deadline') || Date.now() >= entry.queuedAt + this.#options.maxBatchAgeMs;
+      const reason: DropReason = this.#closing.signal.aborted ? 'closed' : waitedTooLong ? 'expired' : 'rejected';
       this.#drop(entry, reason, entry.lastFault ?? (error instanceof HoldfastError ? error.fault : undefined));
     } finally {
       this.#inFlight--;
@@ -315,18 +328,31 @@ export class ResilientExporter<Batch> {
     }
   }
 
-  #coolDown(): Promise<void> {
+  #coolDown(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const signal = this.#closing.signal;
       const done = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
+        this.#coolingDown.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, BUDGET_COOL_DOWN_MS);
+      const timer = setTimeout(done, ms);
       timer.unref();
       signal.addEventListener('abort', done, { once: true });
+      this.#coolingDown.add(done);
     });
+  }
+
+  /**
+   * forceFlush() or shutdown() is waiting: batches sleeping out a backoff or a
+   * cool-down go now (issue 9: a batch that failed at connect was still
+   * waiting when shutdown() came, and was dropped). Their deadline, the
+   * budget and the breaker still apply.
+   */
+  #hurry(): void {
+    this.#policy.wake();
+    for (const done of [...this.#coolingDown]) done();
   }
 
   #deliverOnce(entry: QueuedBatch<Batch>, onAttempt: (attempt: number) => void): Promise<void> {
@@ -336,13 +362,8 @@ export class ResilientExporter<Batch> {
         if (attempt > 1) this.#beforeRetry(entry, attempt);
         entry.lastFault = undefined;
         try {
-          await (this.#breaker === undefined ? this.#attempt(entry) : this.#breaker.execute(() => this.#attempt(entry)));
+          await this.#attempt(entry);
         } catch (error) {
-          // The breaker's fail-fast is already a Fault (circuit-open, with the wait until the next probe).
-          if (error instanceof HoldfastError && error.fault.kind === 'circuit-open') {
-            entry.lastFault = error.fault;
-            throw error;
-          }
           const fault = classifyExportError(error, this.#faultContext);
           entry.lastFault = fault;
           this.#lastFault = fault;
@@ -451,6 +472,7 @@ export class ResilientExporter<Batch> {
   async #shutdown(): Promise<void> {
     this.#state = 'shutting-down';
     const deadline = Date.now() + this.#options.shutdownTimeoutMs;
+    this.#hurry();
     const drained = await this.#whenIdle(this.#options.shutdownTimeoutMs);
     if (!drained) {
       this.#queue.clear('closed');
@@ -478,6 +500,11 @@ export class ResilientExporter<Batch> {
       // Closing connections that are already broken must not stop the shutdown.
     }
   }
+}
+
+/** How long to wait before asking an open breaker again: until its next probe is due, at most BREAKER_COOL_DOWN_MS. */
+function breakerWait(error: BreakerOpenError): number {
+  return Math.min(BREAKER_COOL_DOWN_MS, Math.max(1, error.retryAt - Date.now()));
 }
 
 /** How long shutdown() still waits for the wrapped exporter once its connections were closed. */

@@ -56,8 +56,9 @@ export interface ResilientExporterOptions {
   /**
    * Circuit breaker (core's, opossum underneath) around every attempt: while
    * open, attempts fail fast without a connection and batches wait in the
-   * queue; `false` for none. Default: opens when half of at least 5 attempts
-   * in 10 s failed, probes again after 2 s.
+   * queue; `false` for none. Default: opens after 10 failed attempts in a row
+   * (a collector path that resets even half of its connections almost never
+   * gives 10 in a row; a dead collector does at once), probes again after 2 s.
    */
   readonly breaker?: BreakerOptions | false;
   /** `forceFlush()` waits at most this long for the queue to drain. Default 10 000 ms. */
@@ -161,7 +162,15 @@ export function resolveOptions(options: ResilientExporterOptions | undefined, wh
     breaker:
       breaker === false
         ? undefined
-        : { name: o.name ?? 'otlp', minimumRequests: 5, failureThresholdPercent: 50, windowMs: 10_000, resetTimeoutMs: 2_000, ...breaker },
+        : {
+            name: o.name ?? 'otlp',
+            consecutiveFailures: 10,
+            minimumRequests: 5,
+            failureThresholdPercent: 50,
+            windowMs: 10_000,
+            resetTimeoutMs: 2_000,
+            ...breaker,
+          },
     flushTimeoutMs,
     shutdownTimeoutMs,
     log,

@@ -1,5 +1,5 @@
 import axios from 'axios';
-import { createHttpClient, withResilience, wrapFetch, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
+import { createHttpClient, withResilience, wrapFetch, type HttpClient, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
 
 /** What one call through a face asks for. */
 export interface FaceInit {
@@ -27,6 +27,9 @@ export interface AttemptTimeouts {
 export interface Face {
   send(url: string, init: FaceInit): Promise<{ status: number; text: string }>;
   close(): Promise<void>;
+  /** The face's events and counters (the same on every face). */
+  readonly on: HttpClient['on'];
+  stats: HttpClient['stats'];
   /**
    * Whether the face applied the AttemptTimeouts it was given. wrapFetch over
    * Node's global fetch cannot: its pool is the global dispatcher, whose
@@ -70,6 +73,8 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
         return { status: res.statusCode, text: await res.body.text() };
       },
       close: () => client.close(),
+      on: client.on,
+      stats: () => client.stats(),
       boundsAttempts: true,
     };
   },
@@ -80,6 +85,8 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
         return readFetched(await client.fetch(url, fetchInit(init)), init);
       },
       close: () => client.close(),
+      on: client.on,
+      stats: () => client.stats(),
       boundsAttempts: true,
     };
   },
@@ -93,6 +100,8 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
         fetch.close();
         return Promise.resolve();
       },
+      on: fetch.on,
+      stats: () => fetch.stats(),
       boundsAttempts: false,
     };
   },
@@ -119,6 +128,8 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
         resilient.close();
         return Promise.resolve();
       },
+      on: resilient.on,
+      stats: () => resilient.stats(),
       boundsAttempts: true,
     };
   },

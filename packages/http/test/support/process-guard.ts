@@ -30,6 +30,17 @@ export function openHandles(baseline: readonly string[]): string[] {
 }
 
 /**
+ * `openHandles` once sockets had the time to close: polled by hand for up to
+ * `timeoutMs` (a loaded machine closes them late; a leak never goes away).
+ * Not with vi.waitFor, whose own timers would be counted.
+ */
+export async function settledOpenHandles(baseline: readonly string[], timeoutMs = 2_000): Promise<string[]> {
+  const until = Date.now() + timeoutMs;
+  while (openHandles(baseline).length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+  return openHandles(baseline);
+}
+
+/**
  * Per test: watches for errors escaping to the process, and after the test
  * runs `closeResources` (the test file's own servers, clients and proxies, in
  * the order they must close), then checks that nothing escaped.
