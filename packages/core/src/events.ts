@@ -107,6 +107,11 @@ export class TypedEvents<Events extends object> {
     return current === undefined ? 0 : typeof current === 'function' ? 1 : current.length;
   }
 
+  /** Removes every listener of one event. */
+  removeAll(name: keyof Events): void {
+    this.#listeners?.delete(name);
+  }
+
   /** Removes every listener (used by `close()` of the owning object). */
   clear(): void {
     this.#listeners = undefined;

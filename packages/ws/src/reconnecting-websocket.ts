@@ -14,6 +14,7 @@ import {
   Supervisor,
   TypedEvents,
   untilAborted,
+  warnDeprecated,
   CONNECTION_CHANNELS,
   type ConnectAttempt,
   type DropReason,
@@ -63,6 +64,14 @@ function unconfirmedReport(unconfirmed: Unconfirmed): Unconfirmed {
     unconfirmed.messages,
     'HOLDFAST_DEP011',
     "ReconnectingWebSocket: 'unconfirmed' in 'disconnect' and 'close' is now { messages, bytes }; read unconfirmed.messages",
+  );
+}
+
+/** EventEmitter's names, kept one release for code written when ReconnectingWebSocket was one. */
+function warnEmitterName(method: string): void {
+  warnDeprecated(
+    'HOLDFAST_DEP014',
+    `ReconnectingWebSocket.${method}() is EventEmitter's: the socket has core's on/once/off now (on() returns the function that removes the listener)`,
   );
 }
 
@@ -283,6 +292,29 @@ export class ReconnectingWebSocket {
   off(name: keyof Events | 'message', listener: MessageListener | Listener<never>): void {
     if (name === 'message') this.#messages.remove(listener as MessageListener);
     else this.#events.off(name, listener as Listener<Events[keyof Events]>);
+  }
+
+  /** @deprecated `on` (ReconnectingWebSocket was a Node EventEmitter; it has core's on/once/off now). */
+  addListener(name: keyof Events | 'message', listener: (...args: never[]) => void): this {
+    warnEmitterName('addListener');
+    (this.on as (name: string, listener: (...args: never[]) => void) => () => void)(name, listener);
+    return this;
+  }
+
+  /** @deprecated `off`. */
+  removeListener(name: keyof Events | 'message', listener: (...args: never[]) => void): this {
+    warnEmitterName('removeListener');
+    (this.off as (name: string, listener: (...args: never[]) => void) => void)(name, listener);
+    return this;
+  }
+
+  /** @deprecated The function `on` returns removes its listener. */
+  removeAllListeners(name?: keyof Events | 'message'): this {
+    warnEmitterName('removeAllListeners');
+    if (name === undefined || name === 'message') this.#messages.clear();
+    if (name === undefined) this.#events.clear();
+    else if (name !== 'message') this.#events.removeAll(name);
+    return this;
   }
 
   /**

@@ -196,4 +196,31 @@ describe('ReconnectingWebSocket against a real server', () => {
     const codes = warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code);
     expect(codes.sort()).toEqual(['HOLDFAST_DEP003', 'HOLDFAST_DEP009', 'HOLDFAST_DEP010']);
   });
+
+  it("EventEmitter's addListener/removeListener/removeAllListeners still work for one release, with one DeprecationWarning", async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const socket = new ReconnectingWebSocket(server.url);
+      const messages: string[] = [];
+      const onMessage = (data: Buffer): void => void messages.push(data.toString());
+      /* eslint-disable @typescript-eslint/no-deprecated -- the old names, on purpose */
+      socket.addListener('message', onMessage);
+      await nextEvent(socket, 'open');
+      socket.send('one');
+      await waitFor(() => messages.length === 1, 'the echo');
+      socket.removeListener('message', onMessage);
+      socket.send('two');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(messages).toEqual(['one']);
+      socket.removeAllListeners();
+      /* eslint-enable @typescript-eslint/no-deprecated */
+      await socket.close();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code)).toEqual(['HOLDFAST_DEP014']);
+  });
 });
