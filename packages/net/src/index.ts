@@ -13,4 +13,5 @@ export { FRAMINGS, LENGTH_PREFIX_BYTES, FrameTooLargeError, type Framing, type P
 // Old names, kept for one release (issue 10): core's shared types now.
 /* eslint-disable @typescript-eslint/no-deprecated -- re-exported so that code written against them still compiles */
 export type { NetDropReason, UnconfirmedReport } from './events.js';
+export type { HeartbeatOptions } from './options.js';
 /* eslint-enable @typescript-eslint/no-deprecated */

@@ -11,7 +11,7 @@ import {
   resolveQueueOptions,
   rule,
   type ConnectHookContext,
-  type HeartbeatOptions,
+  type HeartbeatOptions as CoreHeartbeatOptions,
   type OptionRule,
   type QueueOptions,
   type ReconnectOptions,
@@ -42,12 +42,15 @@ export interface ConnectContext extends ConnectHookContext {
 }
 
 /** Core's `HeartbeatOptions` (`intervalMs`, `timeoutMs`, same defaults), plus the ping a TCP protocol has to define itself. */
-export interface NetHeartbeatOptions extends HeartbeatOptions {
+export interface NetHeartbeatOptions extends CoreHeartbeatOptions {
   /** The ping message (framed as configured), or a function that makes one. The peer must answer with anything. */
   readonly ping: Payload | (() => Payload);
   /** Messages for which this returns true are pongs: they prove the peer alive and are not emitted as `'message'`/`'data'`. */
   readonly isPong?: (message: Buffer) => boolean;
 }
+
+/** @deprecated `NetHeartbeatOptions` (core's `HeartbeatOptions` plus the ping). */
+export type HeartbeatOptions = NetHeartbeatOptions;
 
 /**
  * An acknowledgement protocol, for delivery that survives reconnects: every
@@ -105,7 +108,7 @@ export interface ResolvedOptions {
   readonly maxMessageBytes: number;
   readonly queue: ResolvedQueueOptions | false;
   readonly onConnect: ((context: ConnectContext) => void | Promise<void>) | undefined;
-  readonly heartbeat: (Required<HeartbeatOptions> & Pick<NetHeartbeatOptions, 'ping' | 'isPong'>) | undefined;
+  readonly heartbeat: (Required<CoreHeartbeatOptions> & Pick<NetHeartbeatOptions, 'ping' | 'isPong'>) | undefined;
   readonly keepAliveMs: number;
   readonly idleTimeoutMs: number;
   readonly noDelay: boolean;

@@ -18,6 +18,8 @@ export {
   type UrlProvider,
 } from './options.js';
 export { RECONNECT_CLOSE_CODES, reconnectsAfterCloseCode } from './close-code-policy.js';
+/** Core's heartbeat options, which `heartbeat` takes. */
+export type { HeartbeatOptions } from '@holdfast/core';
 export type { WebEventType, WebListener, WebEvent } from './web-listeners.js';
 
 // Old names, kept for one release (issue 10): the events are core's shared payloads now, with the WebSocket's fields.
