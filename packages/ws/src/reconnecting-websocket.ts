@@ -486,8 +486,15 @@ export class ReconnectingWebSocket {
 
   #onOpen(attempt: number): void {
     const connection = this.#supervisor.connection;
-    if (connection === undefined || connection.socket.readyState !== OPEN) return;
+    if (connection === undefined) return;
     this.#current = connection;
+    const state = connection.socket.readyState;
+    if (state !== OPEN) {
+      // The peer's close frame came in while onConnect finished (the socket is CLOSING): its 'close' reports the
+      // loss like any other, now that the connection is current. One that is already CLOSED will not say it again.
+      if (state === CLOSED) this.#onSocketClose(connection, 1006, '');
+      return;
+    }
     this.#lastUrl = connection.url;
     this.#connects++;
     const heartbeat = this.#options.heartbeat;

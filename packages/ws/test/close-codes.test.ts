@@ -122,4 +122,33 @@ describe('close-code policy', () => {
     await socket.close();
     await small.stop();
   });
+
+  it('a close frame that arrives while onConnect finishes is a loss like any other: the socket reconnects', async () => {
+    let greeted = 0;
+    const flaky = await startServer({
+      echo: false,
+      onConnection: (peer) => {
+        peer.on('message', () => {
+          // The handshake's answer; the first connection also closes at once, so the client reads the greeting
+          // and the close frame in one turn: onConnect resolves on the greeting with the socket already CLOSING.
+          peer.send('hello');
+          if (++greeted === 1) peer.close(1012, 'restarting');
+        });
+      },
+    });
+    const socket = new ReconnectingWebSocket(flaky.url, {
+      schedule: constant(10),
+      onConnect: ({ socket: raw, send }) =>
+        new Promise<void>((resolve) => {
+          raw.once('message', () => resolve());
+          send('ready');
+        }),
+    });
+    const disconnects: DisconnectEvent[] = [];
+    socket.on('disconnect', (event) => disconnects.push(event));
+    await waitFor(() => flaky.connections >= 2 && socket.readyState === ReconnectingWebSocket.OPEN, 'the second connection, open', 5000);
+    expect(disconnects.map((event) => [event.code, event.willReconnect])).toEqual([[1012, true]]);
+    await socket.close();
+    await flaky.stop();
+  });
 });
