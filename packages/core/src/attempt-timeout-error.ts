@@ -1,13 +1,17 @@
+import { HoldfastError } from './errors.js';
+
+const HINT =
+  "the peer did not answer in time (overloaded, a firewall dropping packets, or the host is down); retry with backoff and check the timeout against the peer's real latency";
+
 /**
  * An attempt ran out of time: `attemptTimeoutMs`, or the overall deadline cut
  * it short. Unlike the caller's own `AbortSignal.timeout()` it is transient
- * (the next attempt gets time of its own), so it carries Node's `ETIMEDOUT`
- * code rather than the `TimeoutError` name: classify() reads it as a
- * retryable timeout, the caller's context still decides its phase, and
- * existing `err.code === 'ETIMEDOUT'` checks keep working.
+ * (the next attempt gets time of its own), so its fault is a retryable
+ * `timeout` with Node's `ETIMEDOUT` code (existing `err.code === 'ETIMEDOUT'`
+ * checks keep working), in the `unknown` phase: the caller's context given to
+ * classify() still decides how far the attempt got.
  */
-export class AttemptTimeoutError extends Error {
-  readonly code = 'ETIMEDOUT';
+export class AttemptTimeoutError extends HoldfastError {
   /** The attempt that ran out of time (1 for the first). */
   readonly attempt: number;
   /** How long it was given. */
@@ -16,12 +20,10 @@ export class AttemptTimeoutError extends Error {
   readonly byDeadline: boolean;
 
   constructor(attempt: number, timeoutMs: number, byDeadline: boolean) {
-    super(
-      byDeadline
-        ? `attempt ${attempt} was cut short by the overall deadline after ${Math.round(timeoutMs)} ms`
-        : `attempt ${attempt} timed out after attemptTimeoutMs (${timeoutMs} ms)`,
-    );
-    this.name = 'AttemptTimeoutError';
+    const message = byDeadline
+      ? `attempt ${attempt} was cut short by the overall deadline after ${Math.round(timeoutMs)} ms`
+      : `attempt ${attempt} timed out after attemptTimeoutMs (${timeoutMs} ms)`;
+    super(message, { kind: 'timeout', code: 'ETIMEDOUT', phase: 'unknown', transient: true, hint: HINT, message });
     this.attempt = attempt;
     this.timeoutMs = timeoutMs;
     this.byDeadline = byDeadline;

@@ -871,7 +871,9 @@ describe('RetryPolicy', () => {
     expect(error).toMatchObject({ reason: 'deadline' });
     expect((error as RetryError).attempts).toBeGreaterThanOrEqual(2);
     expect(performance.now() - start).toBeLessThan(250 + 1500);
-    expect(server.hits()).toBe((error as RetryError).attempts);
+    // Each attempt sent one request; on a loaded machine the deadline can cut the last one before it arrived.
+    expect(server.hits()).toBeLessThanOrEqual((error as RetryError).attempts);
+    expect(server.hits()).toBeGreaterThanOrEqual((error as RetryError).attempts - 1);
   });
 
   it('wake() ends every sleeping call’s backoff at once: the peer is back, the next attempts run now', async () => {

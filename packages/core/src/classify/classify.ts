@@ -5,9 +5,9 @@ import { AXIOS_RULES, axiosResponse, isAxiosError } from './axios.js';
 import { DNS_RULES } from './dns.js';
 import { fetchTypeError } from './fetch.js';
 import { GOT_RULES, gotHttpError } from './got.js';
-import { mongoRule } from './mongo.js';
+import { mongoRule, topologyServerErrors } from './mongo.js';
 import { NODE_RULES, nodeMessageRule } from './node.js';
-import { faultFrom } from './phase.js';
+import { decidePhase, faultFrom } from './phase.js';
 import { HTTP_PARSER_OTHER, PROTOCOL_RULES, undiciParserError } from './protocol.js';
 import { type Refine, type Rule, type RuleTable, RANK_WRAPPER, rule } from './rule.js';
 import { isArray, readProp, readString } from './safe-read.js';
@@ -186,6 +186,8 @@ class Walk {
         if (typeof inner === 'object' && inner !== null) this.child(inner, depth + 1);
       }
     }
+    const serverErrors = topologyServerErrors(node);
+    if (serverErrors !== undefined) for (const inner of serverErrors) this.child(inner, depth + 1);
   }
 
   private child(node: object, depth: number): void {
@@ -199,13 +201,20 @@ class Walk {
   }
 }
 
+/** A carried Fault that does not know its phase takes it from the caller's context (an attempt's own timeout). */
+function withContextPhase(fault: Fault, context: FaultContext | undefined): Fault {
+  if (fault.phase !== 'unknown' || !context) return fault;
+  const phase = decidePhase(fault.kind, 'unknown', context);
+  return phase === 'unknown' ? fault : { ...fault, phase };
+}
+
 function classifyObject(root: object, context: FaultContext | undefined): Fault {
   const carried = carriedFault(root);
-  if (carried !== undefined) return carried;
+  if (carried !== undefined) return withContextPhase(carried, context);
   const found = matchNode(root);
   const cause = readProp(root, 'cause');
   const errors = readProp(root, 'errors');
-  if ((typeof cause !== 'object' || cause === null) && !isArray(errors)) {
+  if ((typeof cause !== 'object' || cause === null) && !isArray(errors) && topologyServerErrors(root) === undefined) {
     // The common case, a lone error: no walk, no allocation but the Fault.
     if (found !== undefined) return faultFrom(found, messageOf(root) ?? '', context);
     const code = readProp(root, 'code');
@@ -215,7 +224,7 @@ function classifyObject(root: object, context: FaultContext | undefined): Fault 
   }
   const walk = new Walk();
   walk.visit(root, 0, found);
-  if (walk.carried !== undefined) return walk.carried;
+  if (walk.carried !== undefined) return withContextPhase(walk.carried, context);
   let best = walk.best;
   let node = walk.bestNode ?? root;
   if (best === undefined || (best.rank <= RANK_WRAPPER && walk.unknownCode !== undefined && walk.unknownDepth > walk.bestDepth)) {
@@ -250,7 +259,7 @@ const LAST_RESORT: Fault = Object.freeze({
  * Follows `cause` and `AggregateError.errors` (cycle-safe, bounded) and keeps
  * the error that says most, the innermost on a tie; `context` sharpens the
  * phase. An error that already carries a Fault (HoldfastError) returns it
- * unchanged. Never throws.
+ * unchanged (its phase from `context` when it says `unknown`). Never throws.
  */
 export function classify(error: unknown, context?: FaultContext): Fault {
   try {
