@@ -1,5 +1,6 @@
 import {
   RetryBudget,
+  checkBudgetOptions,
   checkOptions,
   exponential,
   queueOptionRules,
@@ -8,6 +9,7 @@ import {
   type BreakerOptions,
   type OptionRule,
   type OptionRules,
+  type RetryBudgetOptions,
   type Schedule,
 } from '@holdfast/core';
 import { debugFromEnv } from './debug-level.js';
@@ -51,8 +53,11 @@ export interface ResilientExporterOptions {
   readonly maxBatchAgeMs?: number;
   /** Delay between attempts of one batch. Default full-jitter exponential from 200 ms up to 5 s. */
   readonly schedule?: Schedule;
-  /** Shared retry budget; `false` for none. Default a `RetryBudget` (10 % of batches + 10 retries/s). */
-  readonly budget?: RetryBudget | false;
+  /**
+   * The retry budget: its options (the same shape as the HTTP client's `budget`), a `RetryBudget` to
+   * share one between exporters, or `false` for none. Default `{}`: 10 % of batches + 10 retries/s.
+   */
+  readonly budget?: RetryBudgetOptions | RetryBudget | false;
   /**
    * Circuit breaker (core's, opossum underneath) around every attempt: while
    * open, attempts fail fast without a connection and batches wait in the
@@ -122,7 +127,10 @@ export const resilientOptionRules: OptionRules = {
   attemptTimeoutMs: rule.timerMs(),
   maxBatchAgeMs: rule.number(1),
   schedule: rule.schedule(),
-  budget: { test: (v) => v === false || v instanceof RetryBudget, accepted: 'a RetryBudget or false' },
+  budget: rule.either(rule.objectOrFalse('RetryBudget options ({ ratio?, minRetriesPerSecond?, ttlMs?, connectPhaseCost? })'), {
+    test: (v) => v instanceof RetryBudget,
+    accepted: 'a RetryBudget',
+  }),
   breaker: rule.objectOrFalse('breaker options (an object)'),
   flushTimeoutMs: rule.timerMs(0),
   shutdownTimeoutMs: rule.timerMs(0),
@@ -142,7 +150,7 @@ export function resolveOptions(options: ResilientExporterOptions | undefined, wh
     attemptTimeoutMs = 15_000,
     maxBatchAgeMs = 300_000,
     schedule = exponential({ initialMs: 200, maxMs: 5_000 }),
-    budget = new RetryBudget({ name: o.name ?? 'otlp' }),
+    budget = {},
     breaker = {},
     flushTimeoutMs = 10_000,
     shutdownTimeoutMs = 5_000,
@@ -158,7 +166,7 @@ export function resolveOptions(options: ResilientExporterOptions | undefined, wh
     attemptTimeoutMs,
     maxBatchAgeMs,
     schedule,
-    budget: budget === false ? undefined : budget,
+    budget: resolveBudget(where, budget, name),
     breaker:
       breaker === false
         ? undefined
@@ -177,6 +185,13 @@ export function resolveOptions(options: ResilientExporterOptions | undefined, wh
     spoolDir,
     maxSpoolBytes,
   };
+}
+
+function resolveBudget(where: string, budget: RetryBudgetOptions | RetryBudget | false, name: string): RetryBudget | undefined {
+  if (budget === false) return undefined;
+  if (budget instanceof RetryBudget) return budget;
+  checkBudgetOptions(where, budget, 'budget');
+  return new RetryBudget({ name, ...budget });
 }
 
 function resolveQueue(where: string, queue: BatchQueueOptions, options: ResilientExporterOptions): Required<BatchQueueOptions> {

@@ -281,7 +281,12 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       /option 'queue.overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/,
     );
     expect(() => resilientExporter(inner, { concurrency: 100 })).toThrow(/option 'concurrency' must be an integer from 1 to 64, got 100/);
-    expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(/option 'budget' must be a RetryBudget or false/);
+    expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(
+      /option 'budget' must be RetryBudget options .* or false, or a RetryBudget, got 10/,
+    );
+    // The budget's options have the HTTP client's shape, checked under the name the user wrote.
+    expect(() => resilientExporter(inner, { budget: { ratios: 0.2 } } as never)).toThrow("unknown option 'budget.ratios' (did you mean ratio?)");
+    expect(resilientExporter(inner, { budget: { ratio: 0.2 } })).toBeDefined();
     expect(() => resilientExporter(inner, { maxBatchAge: 10 } as never)).toThrow(
       "resilientExporter: unknown option 'maxBatchAge' (did you mean maxBatchAgeMs?)",
     );
