@@ -31,7 +31,11 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-/** A mistake in the command line: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {
+/**
+ * A mistake in the command line (or in the arguments of the programmatic
+ * API, hence a TypeError, as Node's own argument errors are): printed with the
+ * command's usage, exit code 2.
+ */
+export class UsageError extends TypeError {
   override readonly name = 'UsageError';
 }

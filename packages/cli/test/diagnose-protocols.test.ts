@@ -219,6 +219,22 @@ describe('otlp', () => {
     }
   });
 
+  it('a proxy in the way that cannot reach the collector (502 with Via): proxy-in-the-way', async () => {
+    const proxy = createServer((req, res) => {
+      req.resume();
+      res.writeHead(502, { via: '1.1 envoy', server: 'envoy' }).end('upstream connect error');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const report = await diagnose('otlp', { ...QUICK, endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      expect(causes(report)).toEqual(['problem proxy-in-the-way']);
+      expect(report.findings[0]?.seen).toMatch(/the proxy \(1\.1 envoy\) answered 502: it cannot reach the collector behind it/);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
   it('a gRPC collector refusing the credentials: otlp-auth', async () => {
     const collector = await startGrpcCollector(grpc.status.UNAUTHENTICATED);
     try {

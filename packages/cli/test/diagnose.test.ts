@@ -247,3 +247,13 @@ async function readCa(): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');
   return readFile(certs.caFile);
 }
+
+describe('diagnose() as a function', () => {
+  it('checks its options as every holdfast object does, and refuses a target it cannot read with a TypeError', async () => {
+    await expect(diagnose('http://127.0.0.1:1/', { timeoutMS: 5 } as never)).rejects.toThrow(
+      /diagnose: unknown option 'timeoutMS' \(did you mean timeoutMs\?\)/,
+    );
+    await expect(diagnose('http://127.0.0.1:1/', { protocol: 'http' as never })).rejects.toThrow(RangeError);
+    await expect(diagnose('gopher://old.example/')).rejects.toThrow(TypeError);
+  });
+});

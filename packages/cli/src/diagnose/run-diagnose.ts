@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import { redactText } from '@holdfast/core';
+import { checkOptions, redactText, rule } from '@holdfast/core';
 import { DiagnoseContext } from './context.js';
 import type { DiagnoseOptions, StepObserver } from './context.js';
 import type { DiagnoseReport } from './report.js';
@@ -15,9 +15,23 @@ import { tcpStep } from './steps/tcp.js';
 import { tlsStep } from './steps/tls.js';
 import { websocketStep } from './steps/websocket.js';
 import type { HostPort, Target } from './target.js';
-import { parseTarget, portOf } from './target.js';
+import { parseTarget, portOf, TARGET_FORMS } from './target.js';
 
 const MAX_MONGODB_HOSTS = 3;
+
+const RULES = {
+  timeoutMs: rule.timerMs(1),
+  idleWaitMs: rule.timerMs(0),
+  ca: {
+    test: (v: unknown) => (typeof v === 'string' && v.includes('-----BEGIN')) || Buffer.isBuffer(v),
+    accepted: 'a PEM certificate (a string or a Buffer)',
+  },
+  headers: rule.object('an object of header names to string values'),
+  endpoint: rule.string(),
+  protocol: rule.oneOf(['grpc', 'http/protobuf', 'http/json']),
+  env: rule.object('an object like process.env'),
+  signal: rule.signal(),
+};
 
 /**
  * Diagnoses one target, step by step (each shown to `observer` as it starts
@@ -25,6 +39,8 @@ const MAX_MONGODB_HOSTS = 3;
  * failure: that is what it reports. A target it cannot read is a UsageError.
  */
 export async function diagnose(target: string, options: DiagnoseOptions = {}, observer: StepObserver = {}): Promise<DiagnoseReport> {
+  checkOptions('diagnose', options, RULES);
+  if (typeof target !== 'string') throw new TypeError(`diagnose: 'target' must be a string (${TARGET_FORMS})`);
   const parsed = parseTarget(target);
   const context = new DiagnoseContext(options, observer);
   await run(context, parsed);
