@@ -140,7 +140,7 @@ export const wsHalfOpen: Scenario = {
         ],
         notes: [
           `${plainThinkOpen} of ${CLIENTS} plain ws clients still report readyState OPEN: nothing tells them the connection is dead, and what they send disappears.`,
-          `holdfast's heartbeat (ping every ${HEARTBEAT.intervalMs} ms without traffic, ${HEARTBEAT.timeoutMs} ms for the pong) noticed after ${formatMs(median)} (median); of the messages it had sent, ${holdfastLost} did not arrive and ${reported} were reported as unconfirmed in its 'disconnect' events.`,
+          `holdfast's heartbeat (a ping ${HEARTBEAT.intervalMs} ms after the last pong, ${HEARTBEAT.timeoutMs} ms for the next) noticed after ${formatMs(median)} (median); of the messages it had sent, ${holdfastLost} did not arrive and ${reported} were reported as unconfirmed in its 'disconnect' events.`,
         ],
       };
     } finally {

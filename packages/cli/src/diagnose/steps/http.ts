@@ -82,6 +82,10 @@ export async function httpStep(context: DiagnoseContext, url: URL, address: Addr
     } else {
       record.detail(`the server closed the idle connection after ${round(idle.closedAfterMs)} ms (${idle.how === 'reset' ? 'a reset' : 'FIN'})`);
     }
+    record.summary +=
+      idle.closedAfterMs === undefined
+        ? `; idle connections kept over ${context.idleWaitMs / 1000} s`
+        : `; idle connections closed after ${round(idle.closedAfterMs)} ms`;
     const judged = judgeKeepAlive(hintMs, idle.closedAfterMs);
     for (const line of judged.lines) record.detail(`  ${line}`);
     const serverIdle = idle.closedAfterMs ?? hintMs;
