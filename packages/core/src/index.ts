@@ -11,3 +11,4 @@ export * from './safety.js';
 export * from './supervisor.js';
 export * from './breaker.js';
 export * from './retry.js';
+export * from './metrics-bridge.js';

@@ -220,6 +220,27 @@ describe('classify: real client-library errors', () => {
       expect(classify(error)).toMatchObject({ kind: 'connection-refused', code: 'ECONNREFUSED', phase: 'connect', transient: true });
     });
 
+    // What mongoose 8 and 9 reject mongoose.connect() with (lib/error/serverSelection.js, the same file in both): a
+    // MongooseServerSelectionError carrying the driver error's keys, with `cause` replaced by the driver's `reason` (a
+    // TopologyDescription), so the driver's own cause is no longer on the chain: the fault is in reason.servers. The real
+    // thing, from both mongoose lines, is classified in packages/mongoose's tests.
+    it("mongoose's MongooseServerSelectionError: connection-refused, transient, not an unknown permanent error", async () => {
+      const port = await closedPort();
+      const driverError = (await connectError(`mongodb://127.0.0.1:${port}/x?serverSelectionTimeoutMS=200`)) as MongoServerSelectionError;
+      class MongooseServerSelectionError extends Error {}
+      Object.defineProperty(MongooseServerSelectionError.prototype, 'name', { value: 'MongooseServerSelectionError' });
+      const wrapped = new MongooseServerSelectionError(driverError.message);
+      for (const key in driverError)
+        if (key !== 'name') (wrapped as unknown as Record<string, unknown>)[key] = (driverError as unknown as Record<string, unknown>)[key];
+      wrapped.cause = driverError.reason;
+      expect(classify(wrapped)).toMatchObject({ kind: 'connection-refused', code: 'ECONNREFUSED', phase: 'connect', transient: true });
+      expect(retryVerdict(classify(wrapped), {})).toEqual({ retry: true });
+
+      // With no server error recorded (a wrong replicaSet name: the server answers but is not a member), it is a transient timeout.
+      const bare = new MongooseServerSelectionError('Server selection timed out after 200 ms');
+      expect(classify(bare)).toMatchObject({ kind: 'timeout', code: 'MongooseServerSelectionError', phase: 'connect', transient: true });
+    });
+
     it('a server that resets the handshake: ECONNRESET inside the selection error', async () => {
       const error = await connectError(`mongodb://127.0.0.1:${rst.port}/?serverSelectionTimeoutMS=200&directConnection=true`);
       expect(classify(error)).toMatchObject({ kind: 'connection-reset', code: 'ECONNRESET', transient: true });
@@ -237,6 +258,15 @@ describe('classify: real client-library errors', () => {
       const fault = classify(error);
       expect(fault).toMatchObject({ kind: 'dns', code: 'ENOTFOUND' });
       expect(JSON.stringify(fault)).not.toContain('s3cret');
+    });
+
+    // What a handshake with a wrong password rejects with (drivers 6.20 and 7.9, measured against packages/mongoose's test server).
+    it('AuthenticationFailed labelled HandshakeError + ResetPool stays not transient: a wrong password is not retried', () => {
+      const error = new MongoServerError({ ok: 0, code: 18, codeName: 'AuthenticationFailed', errmsg: 'Authentication failed.' });
+      error.addErrorLabel('HandshakeError');
+      error.addErrorLabel('ResetPool');
+      expect(classify(error)).toMatchObject({ kind: 'unknown', code: 'AuthenticationFailed', phase: 'connect', transient: false });
+      expect(classify(error).hint).toContain('check the user, password and authSource');
     });
 
     it('server errors: failover codes and labels decide transient, NoWritesPerformed makes a write safe to repeat', () => {

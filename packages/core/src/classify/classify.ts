@@ -5,7 +5,7 @@ import { AXIOS_RULES, axiosResponse, isAxiosError } from './axios.js';
 import { DNS_RULES } from './dns.js';
 import { fetchTypeError } from './fetch.js';
 import { GOT_RULES, gotHttpError } from './got.js';
-import { mongoRule } from './mongo.js';
+import { mongoRule, topologyServerErrors } from './mongo.js';
 import { NODE_RULES, nodeMessageRule } from './node.js';
 import { decidePhase, faultFrom } from './phase.js';
 import { HTTP_PARSER_OTHER, PROTOCOL_RULES, undiciParserError } from './protocol.js';
@@ -186,6 +186,8 @@ class Walk {
         if (typeof inner === 'object' && inner !== null) this.child(inner, depth + 1);
       }
     }
+    const serverErrors = topologyServerErrors(node);
+    if (serverErrors !== undefined) for (const inner of serverErrors) this.child(inner, depth + 1);
   }
 
   private child(node: object, depth: number): void {
@@ -212,7 +214,7 @@ function classifyObject(root: object, context: FaultContext | undefined): Fault 
   const found = matchNode(root);
   const cause = readProp(root, 'cause');
   const errors = readProp(root, 'errors');
-  if ((typeof cause !== 'object' || cause === null) && !isArray(errors)) {
+  if ((typeof cause !== 'object' || cause === null) && !isArray(errors) && topologyServerErrors(root) === undefined) {
     // The common case, a lone error: no walk, no allocation but the Fault.
     if (found !== undefined) return faultFrom(found, messageOf(root) ?? '', context);
     const code = readProp(root, 'code');

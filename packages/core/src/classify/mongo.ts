@@ -56,6 +56,17 @@ const BY_NAME: ReadonlyMap<string, Spec> = new Map<string, Spec>([
       hint: 'no suitable MongoDB server was found within serverSelectionTimeoutMS (server down, wrong host/port or replicaSet name, or a firewall); check the URI and reachability',
     },
   ],
+  [
+    // Mongoose's copy of the driver's error, the one `mongoose.connect()` rejects with (the same `reason`, also as `cause`).
+    'MongooseServerSelectionError',
+    {
+      kind: 'timeout',
+      phase: 'connect',
+      transient: true,
+      rank: RANK_WRAPPER,
+      hint: 'no suitable MongoDB server was found within serverSelectionTimeoutMS (server down, wrong host/port or replicaSet name, or a firewall); check the URI and reachability',
+    },
+  ],
   ['MongoServerClosedError', { kind: 'closed', phase: 'connect', transient: true, hint: SHUTDOWN_HINT }],
   [
     'MongoTopologyClosedError',
@@ -249,12 +260,13 @@ const OTHER_DRIVER_ERROR: Spec = {
   hint: 'the MongoDB driver rejected the operation; see its message',
 };
 
+// Not `ResetPool`: it says the driver cleared its pool, which it also does when a handshake fails on bad credentials
+// (`AuthenticationFailed` labelled HandshakeError + ResetPool); the network errors it accompanies are transient already.
 const TRANSIENT_LABELS: ReadonlySet<string> = new Set([
   'RetryableWriteError',
   'TransientTransactionError',
   'RetryableError',
   'SystemOverloadedError',
-  'ResetPool',
   'PoolRequestedRetry',
   'ResumableChangeStreamError',
 ]);
@@ -304,4 +316,37 @@ export function mongoRule(error: object, name: string): Rule {
   }
   if (labels.includes('NoWritesPerformed') && found.transient) found = { ...found, phase: 'connect' };
   return found;
+}
+
+/** Server descriptions in a topology description are read this far: a cluster has a few members, not hundreds. */
+const MAX_SERVERS = 16;
+
+/**
+ * The errors of each server a server-selection failure saw. The driver's
+ * `MongoServerSelectionError` keeps them in `reason` (a TopologyDescription),
+ * mongoose's `MongooseServerSelectionError` in `reason` and `cause` (the same
+ * object): `servers` is a Map of ServerDescriptions, each with the `error` of
+ * its last check (`connect ECONNREFUSED`, a TLS or DNS error). Without
+ * `directConnection` the selection error carries no cause of its own, so this
+ * is the only place the real fault is found. Reads `node.servers` or
+ * `node.reason.servers`; undefined when neither is a Map.
+ */
+export function topologyServerErrors(node: object): object[] | undefined {
+  let servers = readProp(node, 'servers');
+  if (!(servers instanceof Map)) {
+    const reason = readProp(node, 'reason');
+    servers = typeof reason === 'object' && reason !== null ? readProp(reason, 'servers') : undefined;
+    if (!(servers instanceof Map)) return undefined;
+  }
+  const errors: object[] = [];
+  try {
+    for (const description of (servers as Map<unknown, unknown>).values()) {
+      if (errors.length >= MAX_SERVERS) break;
+      const error = typeof description === 'object' && description !== null ? readProp(description, 'error') : undefined;
+      if (typeof error === 'object' && error !== null) errors.push(error);
+    }
+  } catch {
+    // A Map subclass or Proxy whose iteration throws: what was read so far stands.
+  }
+  return errors;
 }

@@ -1,0 +1,15 @@
+export { abortSignalFor, clientAbort, clientGone, ClientAbortError, CLIENT_ABORT_CODE } from './client-abort.js';
+export type { ClientAbortMiddleware, ClientAbortOptions, RequestWithSignal } from './client-abort.js';
+export { safeResponses, type SafeResponsesMiddleware, type SafeResponsesOptions } from './safe-response.js';
+export { clientAbortErrors, type ClientAbortErrorsMiddleware, type ClientAbortErrorsOptions } from './error-handler.js';
+export { configureServerTimeouts, type ServerTimeouts, type ServerTimeoutsOptions } from './server-timeouts.js';
+export { gracefulShutdown } from './graceful-shutdown.js';
+export type { GracefulShutdownEvents, GracefulShutdownOptions, ShutdownHandle, ShutdownState, ShutdownStats } from './graceful-shutdown.js';
+export { idempotency, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, type IdempotencyMiddleware, type IdempotencyOptions } from './idempotency.js';
+export { MemoryIdempotencyStore, IdempotencyStoreError } from './idempotency-store.js';
+export type { ClaimResult, IdempotencyClaim, IdempotencyStore, MemoryIdempotencyStoreOptions, StoredResponse } from './idempotency-store.js';
+export { RedisIdempotencyStore, type RedisClientLike, type RedisIdempotencyStoreOptions } from './redis-idempotency-store.js';
+export { shedLoad, type ShedLoadMiddleware, type ShedLoadOptions } from './shed-load.js';
+export { createExpressEvents } from './events.js';
+export type { ExpressEventMap, ExpressEvents, IdempotencyOutcome, LateWriteReason } from './events.js';
+export type { ErrorMiddleware, Middleware, NextFunction } from './http-types.js';

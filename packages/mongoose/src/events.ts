@@ -1,0 +1,52 @@
+import type { Fault, GiveUpReason } from '@holdfast/core';
+
+/**
+ * - `connecting`: making the first connection (attempts repeat under `connectDeadlineMs`).
+ * - `connected`: a usable server (a standalone, or a replica set's primary) is reachable.
+ * - `reconnecting`: it was reachable and is not now; the driver and holdfast's probe are getting it back, operations wait for it.
+ * - `disconnected`: not connected and not trying: the mongoose connection was closed outside this handle.
+ * - `closed`: `close()` was called, or the first connection was given up. Final.
+ */
+export type MongooseConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
+
+interface EventBase<E extends string> {
+  readonly event: E;
+  /** The handle's `name` option. */
+  readonly name: string;
+}
+
+/** Events of a ResilientMongoose; each is also published on the diagnostics channel `holdfast:mongoose`. */
+export interface ResilientMongooseEvents {
+  state: EventBase<'state'> & { readonly from: MongooseConnectionState; readonly to: MongooseConnectionState };
+  /** The first connection is up (`ready` resolves). */
+  connected: EventBase<'connected'> & {
+    /** Attempts it took, the successful one included. */
+    readonly attempts: number;
+    /** From the handle's creation. */
+    readonly durationMs: number;
+  };
+  /** The server stopped being reachable. */
+  disconnected: EventBase<'disconnected'> & {
+    readonly fault: Fault;
+    /**
+     * Operations running through `withRetry()` / `withTransaction()` when the
+     * loss was seen: each is retried, succeeds, or fails with
+     * `OutcomeUnknownError` if it was a write that may have been applied.
+     * `bytes` is not measured for MongoDB (always 0).
+     */
+    readonly unconfirmed: { readonly messages: number; readonly bytes: number };
+    /** How long the server had been reachable. */
+    readonly uptimeMs: number;
+    /** False only when the connection was closed outside this handle. */
+    readonly willReconnect: boolean;
+  };
+  /** An attempt failed and the next is scheduled: a first-connection attempt (while `connecting`) or a reachability probe. */
+  reconnecting: EventBase<'reconnecting'> & { readonly attempt: number; readonly delayMs: number; readonly fault: Fault };
+  /** The server is reachable again. */
+  reconnected: EventBase<'reconnected'> & {
+    /** How long it was unreachable. */
+    readonly downtimeMs: number;
+  };
+  /** The first connection was given up: the handle closes and `ready` rejects. */
+  'give-up': EventBase<'give-up'> & { readonly attempts: number; readonly reason: GiveUpReason; readonly fault: Fault };
+}
