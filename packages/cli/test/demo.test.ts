@@ -81,6 +81,17 @@ describe('demo scenarios, each under its real fault', () => {
     const s = await run('otlp-restart');
     expect(plain(s).metrics.spansLost).toBeGreaterThan(0);
   }, 30_000);
+
+  it('mongodb-restart: no write repeated, none applied behind a plain error; mongoose alone reports applied writes as failed', async () => {
+    const s = await run('mongodb-restart');
+    expect(plain(s).metrics.appliedButFailed).toBeGreaterThan(0);
+    expect(holdfast(s).metrics.outcomeUnknown).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('express-shutdown: no request that reached the app is left unanswered; server.close() cuts requests off', async () => {
+    const s = await run('express-shutdown');
+    expect(plain(s).metrics.cutOff).toBeGreaterThan(0);
+  }, 30_000);
 });
 
 describe('holdfast demo', () => {

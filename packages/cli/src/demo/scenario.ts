@@ -12,6 +12,8 @@ export const METRICS = {
   duplicates: 'duplicates',
   outcomeUnknown: 'outcome unknown',
   appliedButFailed: 'applied, told failed',
+  cutOff: 'cut off after sending',
+  unanswered: 'reached the app, unanswered',
   reconnects: 'reconnects',
   bytesVerified: 'bytes verified',
   spansLost: 'spans lost',
