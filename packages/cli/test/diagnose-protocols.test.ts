@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { diagnose, main } from '../src/index.js';
 import type { DiagnoseReport } from '../src/index.js';
 import { startOtlpReceiver } from '../src/demo/servers/otlp-receiver.js';
+import { MongoWireServer } from '../../mongoose/test/fixture/mongo-wire-server.js';
 import { startEchoServer } from './support/echo-server.js';
 import { captureIo } from './support/io.js';
 import { startGrpcCollector, startHttp, startMongoResponder } from './support/servers.js';
@@ -106,6 +107,21 @@ describe('mongodb://', () => {
       expect(JSON.stringify(report)).not.toContain('pa55word');
     } finally {
       await mongo.close();
+    }
+  });
+
+  it("against @holdfast/mongoose's wire-protocol server: a replica set that advertises its container name", async () => {
+    const server = await new MongoWireServer({ mode: 'replica-set' }).start();
+    try {
+      expect(causes(await diagnose(server.uri('shop'), QUICK))).toEqual([]);
+      server.advertise('mongo-0.holdfast-test.invalid:27017');
+      const report = await diagnose(`mongodb://127.0.0.1:${server.port}/shop?replicaSet=rs0`, QUICK);
+      expect(step(report, 'hello')?.summary).toMatch(/^primary of replica set 'rs0'/);
+      expect(causes(report)).toEqual(['problem mongodb-unreachable-members']);
+      // With directConnection the driver stays on the given host: the members are not checked.
+      expect(causes(await diagnose(`mongodb://127.0.0.1:${server.port}/shop?directConnection=true`, QUICK))).toEqual([]);
+    } finally {
+      await server.stop();
     }
   });
 
