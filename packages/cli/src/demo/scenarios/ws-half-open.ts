@@ -78,7 +78,7 @@ export const wsHalfOpen: Scenario = {
           const client: Client = { id: `h${i}`, sent: 0, lastTickAt: 0, send: (t) => void socket.send(t), open: () => true };
           socket.on('message', () => (client.lastTickAt = performance.now()));
           socket.on('disconnect', (e) => {
-            reported += e.unconfirmed;
+            reported += unconfirmedMessages(e.unconfirmed);
             if (performance.now() >= stalledAt) detections.push(performance.now() - stalledAt);
           });
           socket.on('drop', () => reported++);
@@ -152,3 +152,10 @@ export const wsHalfOpen: Scenario = {
     }
   },
 };
+
+/** Messages a disconnect reports as unconfirmed: a count, or `{ messages, bytes }` (the shared payload of the contract, issue 10). */
+function unconfirmedMessages(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const messages = typeof value === 'object' && value !== null ? (value as { messages?: unknown }).messages : undefined;
+  return typeof messages === 'number' ? messages : 0;
+}
