@@ -47,8 +47,6 @@ export const tcpReset: Scenario = {
         await receive();
       },
     });
-    let connects = 0;
-    socket.on('connect', () => connects++);
     try {
       context.progress('sending', 0);
       const plain = sendPlain(plainProxy.port);
@@ -81,7 +79,7 @@ export const tcpReset: Scenario = {
               requests: MESSAGES,
               successes: holdfastServer.accepted.length,
               duplicates: 0,
-              reconnects: Math.max(0, connects - 1),
+              reconnects: Math.max(0, socket.stats().connects - 1),
               lost: MESSAGES - holdfastServer.accepted.length,
             },
           },
