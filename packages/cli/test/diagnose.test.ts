@@ -116,6 +116,34 @@ describe('TLS', () => {
     });
   });
 
+  it('a certificate that expires in 3 days: a warning, the request still made', async () => {
+    await using(startHttps(certs.expiringSoon), async (server) => {
+      const report = await diagnose(`https://127.0.0.1:${server.port}/`, { ...QUICK, ca: await readCa() });
+      expect(causes(report)).toEqual(['warning tls-expiring-soon']);
+      expect(step(report, 'http')?.verdict).toBe('ok');
+    });
+  });
+
+  it('an OTLP collector over https: trusted through OTEL_EXPORTER_OTLP_CERTIFICATE, as the exporters are', async () => {
+    await using(
+      startHttps(certs.valid, (req, res) => {
+        req.resume();
+        req.on('end', () =>
+          res.writeHead(req.method === 'POST' && req.url === '/v1/traces' ? 200 : 404, { 'content-type': 'application/x-protobuf' }).end(),
+        );
+      }),
+      async (server) => {
+        const env = { OTEL_EXPORTER_OTLP_ENDPOINT: `https://127.0.0.1:${server.port}` };
+        const untrusted = await diagnose('otlp', { ...QUICK, env });
+        expect(causes(untrusted)).toEqual(['problem tls-unknown-issuer']);
+        expect(step(untrusted, 'export')?.summary).toMatch(/skipped: the collector certificate is not trusted/);
+        const trusted = await diagnose('otlp', { ...QUICK, env: { ...env, OTEL_EXPORTER_OTLP_CERTIFICATE: certs.caFile } });
+        expect(causes(trusted)).toEqual([]);
+        expect(step(trusted, 'export')?.summary).toMatch(/accepted an empty http\/protobuf export \(HTTP 200/);
+      },
+    );
+  });
+
   it('a certificate for another name: tls-hostname-mismatch', async () => {
     await using(startHttps(certs.otherName), async (server) => {
       const report = await diagnose(`https://127.0.0.1:${server.port}/`, { ...QUICK, ca: await readCa() });

@@ -10,7 +10,7 @@ const run = promisify(execFile);
  * Certificates made at test time with the openssl CLI (no key material in the
  * repository): a throwaway CA; a server certificate it signed for 127.0.0.1
  * and localhost; one it signed that expired yesterday (`-days -1`); one that
- * names only another host; and a self-signed one.
+ * expires in 3 days; one that names only another host; and a self-signed one.
  */
 export interface TestCertificates {
   readonly dir: string;
@@ -18,6 +18,8 @@ export interface TestCertificates {
   readonly caFile: string;
   readonly valid: KeyPair;
   readonly expired: KeyPair;
+  /** Valid for 3 more days. */
+  readonly expiringSoon: KeyPair;
   readonly otherName: KeyPair;
   readonly selfSigned: KeyPair & { readonly certFile: string };
   remove(): Promise<void>;
@@ -57,6 +59,7 @@ export async function makeCertificates(): Promise<TestCertificates> {
   };
   const valid = await signed('valid', 'IP:127.0.0.1,DNS:localhost', '30');
   const expired = await signed('expired', 'IP:127.0.0.1,DNS:localhost', '-1');
+  const expiringSoon = await signed('soon', 'IP:127.0.0.1,DNS:localhost', '3');
   const otherName = await signed('other', 'DNS:collector.example', '30');
   await openssl([
     'req',
@@ -78,6 +81,7 @@ export async function makeCertificates(): Promise<TestCertificates> {
     caFile: join(dir, 'ca.crt'),
     valid,
     expired,
+    expiringSoon,
     otherName,
     selfSigned: { key: await readFile(join(dir, 'self.key')), cert: await readFile(join(dir, 'self.crt')), certFile: join(dir, 'self.crt') },
     remove: () => rm(dir, { recursive: true, force: true }),

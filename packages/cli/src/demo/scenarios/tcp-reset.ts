@@ -11,7 +11,7 @@ const MESSAGES = 300;
 const PAYLOAD = 'x'.repeat(1000);
 const RESET_AFTER_BYTES = 40_500;
 const RESETS = 3;
-const WAIT_LIMIT_MS = 10_000;
+const WAIT_LIMIT_MS = 15_000;
 
 const message = (seq: number): string => `MSG ${seq} ${PAYLOAD}`;
 
