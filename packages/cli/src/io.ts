@@ -29,6 +29,8 @@ export const EXIT = {
   failed: 1,
   /** The command line was wrong (unknown command or option, a bad value). */
   usage: 2,
+  /** Stopped by Ctrl-C before it was done (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 
 /**

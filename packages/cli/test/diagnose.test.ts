@@ -285,3 +285,16 @@ describe('diagnose() as a function', () => {
     await expect(diagnose('gopher://old.example/')).rejects.toThrow(TypeError);
   });
 });
+
+describe('diagnose() stopped by its signal', () => {
+  it('runs no step once the signal aborted, and says so', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const report = await diagnose('http://127.0.0.1:1/', { ...QUICK, signal: controller.signal });
+    expect(report.steps.map((s) => `${s.step} ${s.verdict} ${s.summary}`)).toEqual([
+      'dns skipped 127.0.0.1 is an address: no lookup',
+      'tcp skipped skipped: stopped',
+    ]);
+    expect(report.verdict).toBe('ok');
+  });
+});

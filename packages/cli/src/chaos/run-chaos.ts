@@ -8,7 +8,7 @@ import { EXIT, UsageError } from '../io.js';
 import { startControlApi } from './control-api.js';
 import type { ControlApi } from './control-api.js';
 import { ProxyRegistry, RegistryError } from './proxy-registry.js';
-import { COMMANDS_HELP, describeToxic, runCommand } from './stdin-commands.js';
+import { describeToxic, runCommand } from './stdin-commands.js';
 import type { CommandSession } from './stdin-commands.js';
 import { parseHostPort, parseToxicSpec } from './toxic-spec.js';
 
@@ -181,5 +181,3 @@ class StatusLine {
     this.#shown = false;
   }
 }
-
-export { COMMANDS_HELP };

@@ -53,6 +53,14 @@ export class DiagnoseContext {
   async step<T>(name: string, work: (record: StepRecord) => Promise<T>): Promise<{ report: StepReport; value: T | undefined }> {
     this.#observer.started?.(name);
     const record = new StepRecord(name);
+    if (this.aborted) {
+      // Ctrl-C, or the caller's signal: the steps left are shown as not run.
+      record.skip('skipped: stopped');
+      const report = record.report(0);
+      this.steps.push(report);
+      this.#observer.finished?.(report);
+      return { report, value: undefined };
+    }
     const started = performance.now();
     let value: T | undefined;
     try {

@@ -110,6 +110,7 @@ export async function runDiagnoseCommand(argv: readonly string[], io: CommandIo)
   );
   board.stop();
   io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderFindings(report, style));
+  if (io.signal?.aborted === true) return EXIT.interrupted;
   return report.verdict === 'problem' ? EXIT.failed : EXIT.ok;
 }
 
