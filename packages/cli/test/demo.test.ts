@@ -149,3 +149,12 @@ describe('holdfast demo', () => {
   });
   /* eslint-enable no-control-regex */
 });
+
+describe('holdfast demo stopped', () => {
+  it('starts no scenario once its signal aborted, and exits 130', async () => {
+    const c = captureIo();
+    c.controller.abort();
+    expect(await main(['demo', '-s', 'http-get', '--json'], c.io)).toBe(130);
+    expect((JSON.parse(c.stdout()) as { ok: boolean; scenarios: unknown[] }).scenarios).toEqual([]);
+  });
+});

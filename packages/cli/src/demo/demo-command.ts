@@ -45,7 +45,8 @@ export async function runDemoCommand(argv: readonly string[], io: CommandIo): Pr
   const chosen = wanted.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => wanted.includes(s.name));
 
   const board = new LiveBoard(io.stderr, styleFor(io.stderr, io.env), { labelWidth: Math.max(...chosen.map((s) => s.name.length)) });
-  const report = await runDemo(chosen, board);
+  const report = await runDemo(chosen, board, io.signal);
   io.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderDemoReport(report, styleFor(io.stdout, io.env))}`);
+  if (io.signal?.aborted === true) return EXIT.interrupted;
   return report.ok ? EXIT.ok : EXIT.failed;
 }

@@ -34,12 +34,15 @@ const SCENARIO_LIMIT_MS = 45_000;
 /**
  * Runs the chosen scenarios one after another (each one's clients side by
  * side), showing each live on `board`, and returns every figure measured.
+ * Once `signal` aborts, no further scenario starts.
  */
-export async function runDemo(scenarios: readonly Scenario[] = SCENARIOS, board?: LiveBoard): Promise<DemoReport> {
+export async function runDemo(scenarios: readonly Scenario[] = SCENARIOS, board?: LiveBoard, signal?: AbortSignal): Promise<DemoReport> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const reports: ScenarioReport[] = [];
   for (const scenario of scenarios) {
+    // Ctrl-C: the scenario running ends (its servers closed), the next ones do not start.
+    if (signal?.aborted === true) break;
     const row = board?.row(scenario.name, { announce: scenario.title });
     row?.update(scenario.title);
     const t0 = performance.now();
@@ -74,7 +77,7 @@ export async function runDemo(scenarios: readonly Scenario[] = SCENARIOS, board?
     platform: `${process.platform} ${process.arch}`,
     startedAt,
     durationMs: Math.round(performance.now() - started),
-    ok: reports.every((r) => r.ok),
+    ok: reports.length === scenarios.length && reports.every((r) => r.ok),
     scenarios: reports,
   };
 }
