@@ -113,7 +113,7 @@ async function rawWriter(port: number, frame: 'raw' | 'lines' | 'prefix'): Promi
 
 async function holdfastWriter(port: number, framing: 'raw' | 'lines' | 'length-prefixed'): Promise<Writer> {
   const socket = new ReconnectingSocket({ host: '127.0.0.1', port, framing });
-  await new Promise((resolve) => socket.once('connect', resolve));
+  await new Promise((resolve) => socket.once('open', resolve));
   // 64 bytes on the wire for raw and lines (the delimiter is added by the framing), 68 with a length prefix, like the raw peers.
   const message = framing === 'lines' ? BODY : `${BODY}\n`;
   return {
@@ -219,7 +219,7 @@ async function receive(port: number, name: InboundContender, count: number): Pro
   const framing = name.includes('lines') || name.includes('line splitter') ? 'lines' : name.includes('prefix') ? 'prefix' : 'raw';
   if (name.startsWith('holdfast')) {
     const socket = new ReconnectingSocket({ host: '127.0.0.1', port, framing: framing === 'prefix' ? 'length-prefixed' : framing });
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     const start = performance.now();
     await new Promise<void>((resolve) => {
       let got = 0;
@@ -365,7 +365,7 @@ async function recovery(opts: BenchOptions): Promise<void> {
     schedule: exponential({ initialMs, maxMs: 2000 }),
     minUptimeMs: 0,
   });
-  await new Promise((resolve) => socket.once('connect', resolve));
+  await new Promise((resolve) => socket.once('open', resolve));
   const times: number[] = [];
   for (let i = 0; i < restarts; i++) {
     const lost = new Promise((resolve) => socket.once('disconnect', resolve));
@@ -455,8 +455,8 @@ function holdfastHerdClient(port: number): HerdClient {
   // Default schedule (full jitter from 1 s); minUptimeMs 0 stands for a fleet that was connected for long.
   const socket = new ReconnectingSocket({ host: '127.0.0.1', port, minUptimeMs: 0 });
   return {
-    onConnect: (cb) => socket.on('connect', () => cb()),
-    connected: () => new Promise((resolve) => socket.once('connect', () => resolve())),
+    onConnect: (cb) => socket.on('open', () => cb()),
+    connected: () => new Promise((resolve) => socket.once('open', () => resolve())),
     close: () => socket.close(),
   };
 }
@@ -555,7 +555,7 @@ const open = async () => {
     ? { framing: 'lines', heartbeat: { intervalMs: 30000, timeoutMs: 10000, ping: 'PING' } }
     : {};
   const s = new ReconnectingSocket({ host: '127.0.0.1', port, ...options });
-  await new Promise((resolve) => s.once('connect', resolve));
+  await new Promise((resolve) => s.once('open', resolve));
   return () => s.close();
 };
 for (const close of await Promise.all(Array.from({ length: 20 }, open))) await close();

@@ -54,15 +54,18 @@ function reportListenerError(name: string, error: unknown): void {
  */
 export class TypedEvents<Events extends object> {
   #listeners: Map<keyof Events, Listener<never> | readonly Listener<never>[]> | undefined;
-  readonly #channelNames: { readonly [K in keyof Events]?: string | false };
+  readonly #channelNames: { readonly [K in keyof Events]?: string | false } | false;
 
   /**
    * @param channelNames diagnostics channel (without the `holdfast:` prefix) per event;
-   *   an event not named here is published on `holdfast:<event name>`; `false`
-   *   for an event forwarded from another holdfast object, which published it
-   *   already (one publish per event).
+   *   an event not named here is published on `holdfast:<event name>`, one named
+   *   `false` is not published (an event forwarded from another holdfast object,
+   *   which published it already; application data; an `Error` that a
+   *   lifecycle event already describes). `false` for all of them: the events
+   *   of a part whose owner publishes them as its own (a Supervisor inside a
+   *   ReconnectingSocket), so that each is published once.
    */
-  constructor(channelNames: { readonly [K in keyof Events]?: string | false } = {}) {
+  constructor(channelNames: { readonly [K in keyof Events]?: string | false } | false = {}) {
     this.#channelNames = channelNames;
   }
 
@@ -104,6 +107,11 @@ export class TypedEvents<Events extends object> {
     return current === undefined ? 0 : typeof current === 'function' ? 1 : current.length;
   }
 
+  /** Removes every listener of one event. */
+  removeAll(name: keyof Events): void {
+    this.#listeners?.delete(name);
+  }
+
   /** Removes every listener (used by `close()` of the owning object). */
   clear(): void {
     this.#listeners = undefined;
@@ -113,7 +121,9 @@ export class TypedEvents<Events extends object> {
     const current = this.#listeners?.get(name) as Listener<Events[K]> | readonly Listener<Events[K]>[] | undefined;
     if (typeof current === 'function') call(current, payload, name);
     else if (current !== undefined) for (const listener of current) call(listener, payload, name);
-    const channel = this.#channelNames[name];
+    const channels = this.#channelNames;
+    if (channels === false) return;
+    const channel = channels[name];
     if (channel !== false) publish(channel ?? String(name), payload);
   }
 }

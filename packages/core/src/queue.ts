@@ -1,49 +1,38 @@
 import { HoldfastError } from './errors.js';
 import { TypedEvents, type Listener } from './events.js';
-import { formatValue } from './options.js';
+import { formatValue, rule } from './options.js';
+import { queueOptionRules, resolveQueueOptions, type OverflowPolicy, type QueueOptions } from './queue-options.js';
 
-/**
- * What is sent while a connection is down waits here, bounded by count and
- * by size, with an explicit overflow policy. Nothing leaves the queue without
- * a trace: an item is either taken out with `shift()` (delivered), refused by
- * `push()` with a `QueueFullError` (policy `'reject'`, the caller keeps it), or
- * dropped with a `'drop'` event and a counter. So at any moment
- * `pushed = delivered + rejected + dropped.total + length`.
- */
-export type OverflowPolicy = 'reject' | 'drop-oldest' | 'drop-newest';
-
-/** Why an item was dropped: by the overflow policy, for being bigger than `maxBytes`, or by `clear(reason)`. */
-export type DropReason = 'overflow' | 'too-large' | ClearReason;
+/** Why a queue dropped an item: by the overflow policy, for being bigger than `maxBytes`, or by `clear(reason)` (a subset of core's `DropReason`). */
+export type QueueDropReason = 'overflow' | 'too-large' | ClearReason;
 
 /** Why the rest of a queue was thrown away: the owner closed, gave up reconnecting, or just cleared it. */
 export type ClearReason = 'closed' | 'give-up' | 'cleared';
 
-export interface OutboundQueueOptions<T> {
-  /** Most items held at once. Default 10 000. */
-  readonly maxItems?: number;
-  /** Most bytes (as measured by `sizeOf`) held at once. Default 8 MiB. */
-  readonly maxBytes?: number;
-  /** Default `'drop-oldest'`: in a long outage the newest data is usually the most useful. */
-  readonly overflow?: OverflowPolicy;
+/** `QueueOptions` (the one queue shape: `maxItems`, `maxBytes`, `overflow`, high-water marks), plus how to measure and name this queue. */
+export interface OutboundQueueOptions<T> extends QueueOptions {
   /**
    * Size of one item, a finite number >= 0. Default: `byteLength` of strings
    * (UTF-8), Buffers, typed arrays, DataViews and ArrayBuffers; 1 for anything
    * else, so for plain objects `bytes` counts items.
    */
   readonly sizeOf?: (item: T) => number;
-  /** `needsDrain` turns true (and `'high-water'` fires) once `bytes` reaches this. Default min(16 KiB, maxBytes), Node's stream default. */
-  readonly highWaterMarkBytes?: number;
-  /** `needsDrain` turns true (and `'high-water'` fires) once `length` reaches this. Default min(1024, maxItems). */
-  readonly highWaterMarkItems?: number;
   /** Shown in events and errors, to tell queues apart. Default `'queue'`. */
   readonly name?: string;
+  /**
+   * Publish the queue's events on `holdfast:drop` and `holdfast:queue`.
+   * Default true; an owner that reports the drops as its own events (core's
+   * `SendBuffer`, inside net's and ws's sockets) turns it off, so that each
+   * drop is published once.
+   */
+  readonly publish?: boolean;
 }
 
 export interface QueueDropEvent<T> {
   readonly event: 'drop';
   readonly name: string;
   readonly item: T;
-  readonly reason: DropReason;
+  readonly reason: QueueDropReason;
   readonly policy: OverflowPolicy;
 }
 
@@ -73,7 +62,7 @@ export interface OutboundQueueStats {
   /** Pushes refused with `QueueFullError` (policy `'reject'`); the caller kept the item. */
   readonly rejected: number;
   /** Items lost, in total and by reason; each one had a `'drop'` event. */
-  readonly dropped: Readonly<Record<DropReason, number>> & { readonly total: number };
+  readonly dropped: Readonly<Record<QueueDropReason, number>> & { readonly total: number };
 }
 
 /**
@@ -107,16 +96,16 @@ export class QueueFullError<T = unknown> extends HoldfastError {
   }
 }
 
-const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['reject', 'drop-oldest', 'drop-newest'];
 const CLEAR_REASONS: readonly ClearReason[] = ['closed', 'give-up', 'cleared'];
 // Compacting the backing array costs O(length); doing it only when the dead head is this large keeps shift() O(1) amortised.
 const COMPACT_AFTER = 1024;
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`OutboundQueue: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
-
-const isCount = (value: unknown): value is number => typeof value === 'number' && ((Number.isInteger(value) && value >= 1) || value === Infinity);
+const OUTBOUND_QUEUE_RULES = {
+  ...queueOptionRules,
+  sizeOf: rule.function('returning a size >= 0'),
+  name: rule.string(),
+  publish: rule.boolean(),
+};
 
 /** The default `sizeOf`: byte length for binary data and strings, 1 for anything else. */
 export function defaultSizeOf(item: unknown): number {
@@ -133,6 +122,14 @@ interface Entry<T> {
 // One object for every queue (a long-lived connection owns one).
 const QUEUE_CHANNELS = { drop: 'drop', 'high-water': 'queue', drain: 'queue' } as const;
 
+/**
+ * What is sent while a connection is down waits here, bounded by count and
+ * by size, with an explicit overflow policy. Nothing leaves the queue without
+ * a trace: an item is either taken out with `shift()` (delivered), refused by
+ * `push()` with a `QueueFullError` (policy `'reject'`, the caller keeps it), or
+ * dropped with a `'drop'` event and a counter. So at any moment
+ * `pushed = delivered + rejected + dropped.total + length`.
+ */
 export class OutboundQueue<T> {
   readonly name: string;
   readonly maxItems: number;
@@ -142,7 +139,7 @@ export class OutboundQueue<T> {
   readonly highWaterMarkItems: number;
 
   readonly #sizeOf: (item: T) => number;
-  readonly #events = new TypedEvents<OutboundQueueEvents<T>>(QUEUE_CHANNELS);
+  readonly #events: TypedEvents<OutboundQueueEvents<T>>;
   // Slots before #head are already taken out (undefined), so shift() does not move the array.
   #entries: (Entry<T> | undefined)[] = [];
   #head = 0;
@@ -151,35 +148,18 @@ export class OutboundQueue<T> {
   #pushed = 0;
   #delivered = 0;
   #rejected = 0;
-  readonly #dropped: Record<DropReason, number> = { overflow: 0, 'too-large': 0, closed: 0, 'give-up': 0, cleared: 0 };
+  readonly #dropped: Record<QueueDropReason, number> = { overflow: 0, 'too-large': 0, closed: 0, 'give-up': 0, cleared: 0 };
 
   constructor(options: OutboundQueueOptions<T> = {}) {
-    check('options', options, typeof options === 'object' && (options as unknown) !== null, 'an object');
-    const { maxItems = 10_000, maxBytes = 8 * 1024 * 1024, overflow = 'drop-oldest', sizeOf = defaultSizeOf, name = 'queue' } = options;
-    check('maxItems', maxItems, isCount(maxItems), 'an integer >= 1 or Infinity');
-    check('maxBytes', maxBytes, typeof maxBytes === 'number' && maxBytes > 0 && !Number.isNaN(maxBytes), 'a number > 0 or Infinity');
-    check('overflow', overflow, OVERFLOW_POLICIES.includes(overflow), "'reject', 'drop-oldest' or 'drop-newest'");
-    check('sizeOf', sizeOf, typeof sizeOf === 'function', 'a function returning a size >= 0');
-    check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
-    const { highWaterMarkBytes = Math.min(16 * 1024, maxBytes), highWaterMarkItems = Math.min(1024, maxItems) } = options;
-    check(
-      'highWaterMarkBytes',
-      highWaterMarkBytes,
-      typeof highWaterMarkBytes === 'number' && highWaterMarkBytes > 0 && highWaterMarkBytes <= maxBytes,
-      `a number > 0 and <= maxBytes (${maxBytes})`,
-    );
-    check(
-      'highWaterMarkItems',
-      highWaterMarkItems,
-      isCount(highWaterMarkItems) && highWaterMarkItems <= maxItems,
-      `an integer >= 1 and <= maxItems (${maxItems})`,
-    );
+    const resolved = resolveQueueOptions('OutboundQueue', options, { rules: OUTBOUND_QUEUE_RULES });
+    const { sizeOf = defaultSizeOf, name = 'queue', publish = true } = options;
+    this.#events = new TypedEvents<OutboundQueueEvents<T>>(publish ? QUEUE_CHANNELS : false);
     this.name = name;
-    this.maxItems = maxItems;
-    this.maxBytes = maxBytes;
-    this.overflow = overflow;
-    this.highWaterMarkBytes = highWaterMarkBytes;
-    this.highWaterMarkItems = highWaterMarkItems;
+    this.maxItems = resolved.maxItems;
+    this.maxBytes = resolved.maxBytes;
+    this.overflow = resolved.overflow;
+    this.highWaterMarkBytes = resolved.highWaterMarkBytes;
+    this.highWaterMarkItems = resolved.highWaterMarkItems;
     this.#sizeOf = sizeOf;
   }
 
@@ -324,7 +304,7 @@ export class OutboundQueue<T> {
     return entry;
   }
 
-  #drop(item: T, reason: DropReason): void {
+  #drop(item: T, reason: QueueDropReason): void {
     this.#dropped[reason]++;
     this.#events.emit('drop', { event: 'drop', name: this.name, item, reason, policy: this.overflow });
   }

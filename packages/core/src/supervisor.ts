@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { classify } from './classify/index.js';
+import { numberLike } from './deprecation.js';
 import { TypedEvents, type Listener } from './events.js';
 import type { Fault } from './fault.js';
-import { formatValue } from './options.js';
+import type { ReconnectGiveUpEvent, ReconnectContext, ReconnectingEvent, ReconnectGiveUpReason, StateEvent } from './lifecycle-events.js';
+import { checkOptions, MAX_TIMER_MS, optionError, rule, type OptionRules } from './options.js';
 import { defaultReconnectSchedule, type Schedule } from './schedule.js';
 
 /**
@@ -26,15 +28,11 @@ export interface ConnectAttempt {
   readonly signal: AbortSignal;
 }
 
-export interface SupervisorOptions<C> {
-  /** Opens one connection; resolves once it is usable, rejects (or throws) when it cannot be. */
-  readonly connect: (attempt: ConnectAttempt) => Promise<C>;
-  /**
-   * Releases a connection the supervisor no longer wants: the current one on
-   * `lost()` and `close()`, and one that `connect()` delivered after its
-   * attempt was abandoned (timed out or closed). Errors are reported as warnings.
-   */
-  readonly dispose?: (connection: C) => void | Promise<void>;
+/**
+ * The reconnect options every long-lived object takes, with the same names,
+ * defaults and checks (`reconnectOptionRules`): the Supervisor's, passed on.
+ */
+export interface ReconnectOptions {
   /** Delay before each reconnect. Default `defaultReconnectSchedule` (full jitter over 2 s for five attempts, then x1.5 up to 30 s). */
   readonly schedule?: Schedule;
   /** A connection that stays open this long resets the backoff and the attempt count. Default 5 000 ms. */
@@ -44,15 +42,52 @@ export interface SupervisorOptions<C> {
   /** Abort an attempt (and count it as a failure) after this long. Default 10 000 ms; Infinity disables. */
   readonly connectTimeoutMs?: number;
   /**
-   * Asked after every failure (`attempt` = attempts since the last stable
-   * connection, 0 right after one was lost); false gives up. Default: always
-   * reconnect, even on faults that are not transient, see `DEFAULT_SCHEDULE`.
+   * Asked after every failure: right after an open connection was lost
+   * (`context.attempt` 0) and after every failed attempt (1, 2…); false gives
+   * up. Default: always reconnect, even on faults that are not transient (for
+   * a long-lived connection they are usually fixed by an operator, and the
+   * process should heal without a restart). A transport may have its own
+   * default (ws: the close-code policy).
    */
-  readonly shouldReconnect?: (fault: Fault, attempt: number) => boolean;
-  /** Shown in events, to tell supervisors apart. Default `'supervisor'`. */
-  readonly name?: string;
+  readonly shouldReconnect?: (fault: Fault, context: ReconnectContext) => boolean;
   /** Uniform in [0, 1), for the schedule's jitter. Default `Math.random`. */
   readonly random?: () => number;
+}
+
+/** The checks of `ReconnectOptions`, for an object that takes them among its own options. */
+export const reconnectOptionRules: OptionRules = {
+  schedule: rule.schedule(),
+  minUptimeMs: rule.number(0, MAX_TIMER_MS),
+  maxAttempts: rule.integerOrInfinity(1),
+  connectTimeoutMs: rule.timerMsOrInfinity(),
+  shouldReconnect: rule.function('(fault, { attempt, closeCode? }) => boolean'),
+  random: rule.function('returning a number in [0, 1)'),
+};
+
+/** Where a supervisor's `state`, `reconnecting` and `give-up` events go when it belongs to another object. */
+export interface SupervisorEventSink {
+  emit<K extends 'state' | 'reconnecting' | 'give-up'>(name: K, payload: SupervisorEvents[K]): void;
+}
+
+export interface SupervisorOptions<C> extends ReconnectOptions {
+  /** Opens one connection; resolves once it is usable, rejects (or throws) when it cannot be. */
+  readonly connect: (attempt: ConnectAttempt) => Promise<C>;
+  /**
+   * Releases a connection the supervisor no longer wants: the current one on
+   * `lost()` and `close()`, and one that `connect()` delivered after its
+   * attempt was abandoned (timed out or closed). Errors are reported as warnings.
+   */
+  readonly dispose?: (connection: C) => void | Promise<void>;
+  /** Shown in events, to tell supervisors apart. Default `'supervisor'`. */
+  readonly name?: string;
+  /**
+   * The events of the object that owns this supervisor (a ReconnectingSocket's
+   * `TypedEvents`): its `state`, `reconnecting` and `give-up` events are
+   * emitted there too, as the owner's, after the supervisor's own listeners.
+   * Then the supervisor publishes nothing on a diagnostics channel itself, so
+   * that each event is published once, on the owner's channel.
+   */
+  readonly forwardTo?: SupervisorEventSink;
 }
 
 interface SupervisorEventBase<E extends string> {
@@ -61,35 +96,25 @@ interface SupervisorEventBase<E extends string> {
 }
 
 export interface SupervisorEvents {
-  state: SupervisorEventBase<'state'> & { readonly from: SupervisorState; readonly to: SupervisorState };
+  state: StateEvent<SupervisorState>;
   connecting: SupervisorEventBase<'connecting'> & { readonly attempt: number };
   /** The connection is up; read it from `supervisor.connection`. */
   open: SupervisorEventBase<'open'> & { readonly attempt: number };
-  lost: SupervisorEventBase<'lost'> & { readonly fault: Fault; readonly uptimeMs: number };
+  /** The open connection died. `willReconnect` is already decided: false means a give-up follows. */
+  lost: SupervisorEventBase<'lost'> & { readonly fault: Fault; readonly uptimeMs: number; readonly willReconnect: boolean };
   /** A reconnect is scheduled: `attempt` is the number of the coming attempt, `fault` why it is needed. */
-  reconnecting: SupervisorEventBase<'reconnecting'> & { readonly attempt: number; readonly delayMs: number; readonly fault: Fault };
-  'give-up': SupervisorEventBase<'give-up'> & {
-    readonly attempts: number;
-    readonly fault: Fault;
-    readonly reason: 'max-attempts' | 'should-reconnect';
-  };
+  reconnecting: ReconnectingEvent;
+  'give-up': ReconnectGiveUpEvent;
   closed: SupervisorEventBase<'closed'> & { readonly reason: 'close' | 'give-up' };
 }
 
 /**
- * `defaultReconnectSchedule`: full jitter over 2 s for five attempts, then
- * x1.5 up to 30 s. A restarting server is back within seconds, a fleet of
- * clients that lost it at once spreads its reconnects over 2 s instead of
- * arriving together, and a long outage costs one attempt per client every
- * ~15 s on average. Faults that are not transient (a bad certificate, an
- * unknown host) are retried too by default: for a long-lived connection they
- * are usually fixed by an operator, and the process should heal without a
- * restart. `shouldReconnect` changes that.
+ * The same schedule as `defaultReconnectSchedule` (full jitter over 2 s for
+ * five attempts, then x1.5 up to 30 s), under its old name: deprecated, use
+ * `defaultReconnectSchedule`. It stays the identical object for one release.
  */
 export const DEFAULT_SCHEDULE: Schedule = defaultReconnectSchedule;
 
-// setTimeout fires at once (with a warning) above 2^31-1 ms.
-const MAX_TIMER_MS = 2_147_483_647;
 // A schedule that throws or returns nonsense must neither stop reconnecting nor make it spin.
 const FALLBACK_DELAY_MS = 1000;
 
@@ -102,11 +127,15 @@ const CLOSED_FAULT: Fault = {
   message: 'connection closed',
 };
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`Supervisor: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
+const CONNECT_RULE = rule.function('({ attempt, signal }) => Promise of the connection');
 
-const isNonNegative = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const SUPERVISOR_RULES: OptionRules = {
+  ...reconnectOptionRules,
+  connect: CONNECT_RULE,
+  dispose: rule.function('(connection) => void or a Promise'),
+  name: rule.string(),
+  forwardTo: rule.object('an object with emit(name, payload) (a TypedEvents)'),
+};
 
 function warn(message: string, error: unknown): void {
   const detail = error instanceof Error ? error : new Error(String(error));
@@ -130,6 +159,21 @@ interface PendingAttempt {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * `shouldReconnect`'s second argument was the attempt number; it is now a
+ * context object. One that is still compared or added as a number keeps
+ * working, with a deprecation warning.
+ */
+function reconnectContext(attempt: number, closeCode: number | undefined): ReconnectContext {
+  const context = closeCode === undefined ? { attempt } : { attempt, closeCode };
+  return numberLike(
+    context,
+    attempt,
+    'HOLDFAST_DEP001',
+    'shouldReconnect(fault, attempt) is now shouldReconnect(fault, context): read the attempt number from context.attempt (the context also carries closeCode); using the context as a number works for one more release',
+  );
+}
+
 export class Supervisor<C> {
   readonly name: string;
 
@@ -139,9 +183,10 @@ export class Supervisor<C> {
   readonly #minUptimeMs: number;
   readonly #maxAttempts: number;
   readonly #connectTimeoutMs: number;
-  readonly #shouldReconnect: ((fault: Fault, attempt: number) => boolean) | undefined;
+  readonly #shouldReconnect: ((fault: Fault, context: ReconnectContext) => boolean) | undefined;
   readonly #random: () => number;
-  readonly #events = new TypedEvents<SupervisorEvents>(CHANNELS);
+  readonly #events: TypedEvents<SupervisorEvents>;
+  readonly #forwardTo: SupervisorEventSink | undefined;
 
   #state: SupervisorState = 'idle';
   // Bumped on every transition: a step that emitted an event checks it to learn whether a listener moved the machine on.
@@ -160,37 +205,20 @@ export class Supervisor<C> {
   #closing: Promise<void> | undefined;
 
   constructor(options: SupervisorOptions<C>) {
-    check('options', options, typeof options === 'object' && (options as unknown) !== null, 'an object');
+    checkOptions('Supervisor', options, SUPERVISOR_RULES);
     const {
       connect,
       dispose,
-      schedule = DEFAULT_SCHEDULE,
+      schedule = defaultReconnectSchedule,
       minUptimeMs = 5000,
       maxAttempts = Infinity,
       connectTimeoutMs = 10_000,
       shouldReconnect,
       name = 'supervisor',
       random = Math.random,
+      forwardTo,
     } = options;
-    check('connect', connect, typeof connect === 'function', 'a function returning a Promise of the connection');
-    check('dispose', dispose, dispose === undefined || typeof dispose === 'function', 'a function');
-    check(
-      'schedule',
-      schedule,
-      typeof schedule === 'object' && (schedule as unknown) !== null && typeof (schedule as Partial<Schedule>).next === 'function',
-      'a Schedule (exponential(), constant()…)',
-    );
-    check('minUptimeMs', minUptimeMs, isNonNegative(minUptimeMs), 'a finite number >= 0');
-    check('maxAttempts', maxAttempts, (Number.isInteger(maxAttempts) && maxAttempts >= 1) || maxAttempts === Infinity, 'an integer >= 1 or Infinity');
-    check(
-      'connectTimeoutMs',
-      connectTimeoutMs,
-      (isNonNegative(connectTimeoutMs) && connectTimeoutMs > 0 && connectTimeoutMs <= MAX_TIMER_MS) || connectTimeoutMs === Infinity,
-      `a number > 0 and <= ${MAX_TIMER_MS}, or Infinity`,
-    );
-    check('shouldReconnect', shouldReconnect, shouldReconnect === undefined || typeof shouldReconnect === 'function', 'a function');
-    check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
-    check('random', random, typeof random === 'function', 'a function returning a number in [0, 1)');
+    if (typeof connect !== 'function') throw optionError('Supervisor', 'connect', connect, CONNECT_RULE.accepted);
     this.#connect = connect;
     this.#dispose = dispose;
     this.#schedule = schedule;
@@ -200,6 +228,8 @@ export class Supervisor<C> {
     this.#shouldReconnect = shouldReconnect;
     this.name = name;
     this.#random = random;
+    this.#forwardTo = forwardTo;
+    this.#events = new TypedEvents<SupervisorEvents>(forwardTo === undefined ? CHANNELS : false);
   }
 
   get state(): SupervisorState {
@@ -227,7 +257,7 @@ export class Supervisor<C> {
    * cannot say): it is used as it is in the events, the schedule and
    * `shouldReconnect`, and `error` is not classified.
    */
-  lost(error?: unknown, connection?: C, fault?: Fault): void {
+  lost(error?: unknown, connection?: C, fault?: Fault, details?: { readonly closeCode?: number }): void {
     if (this.#state !== 'open') return;
     if (connection !== undefined && connection !== this.#connection) return;
     const uptimeMs = performance.now() - this.#openedAt;
@@ -240,10 +270,12 @@ export class Supervisor<C> {
       this.#waits = 0;
       this.#previousDelayMs = 0;
     }
+    // Decided before 'lost' is emitted, so the event can say whether a reconnect follows.
+    const giveUp = this.#decide(fault, details?.closeCode);
     if (!this.#moveTo('lost')) return;
     const step = this.#step;
-    this.#events.emit('lost', { event: 'lost', name: this.name, fault, uptimeMs });
-    if (step === this.#step) this.#afterFailure(fault);
+    this.#events.emit('lost', { event: 'lost', name: this.name, fault, uptimeMs: Math.round(uptimeMs), willReconnect: giveUp === undefined });
+    if (step === this.#step) this.#act(fault, giveUp);
   }
 
   /** Skips the current backoff wait (for instance when the network is known to be back). Does nothing in other states. */
@@ -330,19 +362,24 @@ export class Supervisor<C> {
   }
 
   #afterFailure(fault: Fault): void {
-    if (this.#attempt >= this.#maxAttempts) {
-      this.#giveUp(fault, 'max-attempts');
-    } else if (!this.#wantsReconnect(fault)) {
-      this.#giveUp(fault, 'should-reconnect');
-    } else {
-      this.#wait(fault);
-    }
+    this.#act(fault, this.#decide(fault, undefined));
   }
 
-  #wantsReconnect(fault: Fault): boolean {
+  /** Why to give up after this fault, or undefined to reconnect. */
+  #decide(fault: Fault, closeCode: number | undefined): ReconnectGiveUpReason | undefined {
+    if (this.#attempt >= this.#maxAttempts) return 'max-attempts';
+    return this.#wantsReconnect(fault, closeCode) ? undefined : 'should-reconnect';
+  }
+
+  #act(fault: Fault, giveUp: ReconnectGiveUpReason | undefined): void {
+    if (giveUp === undefined) this.#wait(fault);
+    else this.#giveUp(fault, giveUp);
+  }
+
+  #wantsReconnect(fault: Fault, closeCode: number | undefined): boolean {
     if (this.#shouldReconnect === undefined) return true;
     try {
-      return this.#shouldReconnect(fault, this.#attempt);
+      return this.#shouldReconnect(fault, reconnectContext(this.#attempt, closeCode));
     } catch (error) {
       warn(`Supervisor '${this.name}': shouldReconnect threw, reconnecting anyway`, error);
       return true;
@@ -358,7 +395,7 @@ export class Supervisor<C> {
       this.#waitTimer = undefined;
       this.#attemptConnect();
     }, delayMs).unref();
-    this.#events.emit('reconnecting', { event: 'reconnecting', name: this.name, attempt: this.#attempt + 1, delayMs, fault });
+    this.#emitShared('reconnecting', { event: 'reconnecting', name: this.name, attempt: this.#attempt + 1, delayMs, fault });
   }
 
   #nextDelay(fault: Fault): number {
@@ -370,11 +407,12 @@ export class Supervisor<C> {
       return FALLBACK_DELAY_MS;
     }
     if (typeof delayMs !== 'number' || Number.isNaN(delayMs) || delayMs < 0) return FALLBACK_DELAY_MS;
-    return Math.min(delayMs, MAX_TIMER_MS);
+    // Whole milliseconds: what setTimeout waits anyway, and what the event reports.
+    return Math.min(Math.round(delayMs), MAX_TIMER_MS);
   }
 
-  #giveUp(fault: Fault, reason: 'max-attempts' | 'should-reconnect'): void {
-    this.#events.emit('give-up', { event: 'give-up', name: this.name, attempts: this.#attempt, fault, reason });
+  #giveUp(fault: Fault, reason: ReconnectGiveUpReason): void {
+    this.#emitShared('give-up', { event: 'give-up', name: this.name, attempts: this.#attempt, reason, fault });
     if (this.#closing === undefined) this.#finish('give-up');
   }
 
@@ -407,8 +445,14 @@ export class Supervisor<C> {
     const from = this.#state;
     this.#state = to;
     const step = ++this.#step;
-    this.#events.emit('state', { event: 'state', name: this.name, from, to });
+    this.#emitShared('state', { event: 'state', name: this.name, from, to });
     return step === this.#step;
+  }
+
+  /** An event the owner (`forwardTo`) shares: the supervisor's listeners first, then the owner's, which publishes it. */
+  #emitShared<K extends 'state' | 'reconnecting' | 'give-up'>(name: K, payload: SupervisorEvents[K]): void {
+    this.#events.emit(name, payload);
+    this.#forwardTo?.emit(name, payload);
   }
 
   /** Disposes a connection; the returned promise never rejects and is awaited by close(). */

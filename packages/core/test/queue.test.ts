@@ -280,7 +280,8 @@ describe('OutboundQueue', () => {
       [{ maxItems: 5, highWaterMarkItems: 6 }, "option 'highWaterMarkItems' must be an integer >= 1 and <= maxItems (5), got 6"],
     ];
     for (const [options, message] of cases) expect(() => new OutboundQueue(options)).toThrow(message);
-    expect(() => new OutboundQueue(null as unknown as object)).toThrow("option 'options' must be an object, got null");
+    expect(() => new OutboundQueue(null as unknown as object)).toThrow('OutboundQueue: options must be an object, got null');
+    expect(() => new OutboundQueue({ maxItem: 5 } as object)).toThrow("OutboundQueue: unknown option 'maxItem' (did you mean maxItems?)");
     expect(() => new OutboundQueue().clear('oops' as 'closed')).toThrow(/reason must be 'closed', 'give-up' or 'cleared', got "oops"/);
   });
 

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Supervisor,
+  TypedEvents,
   constant,
   exponential,
   type ConnectAttempt,
@@ -536,7 +537,7 @@ describe('Supervisor over real TCP', () => {
     const { supervisor } = tcpSupervisor(() => server.port, {
       minUptimeMs: 0,
       schedule: { description: 'records', next: ({ fault }) => (scheduled.push(fault), 60_000) },
-      shouldReconnect: (fault, attempt) => (asked.push([fault, attempt]), fault.transient),
+      shouldReconnect: (fault, { attempt }) => (asked.push([fault, attempt]), fault.transient),
     });
     track(supervisor);
     const events = record(supervisor);
@@ -566,7 +567,7 @@ describe('Supervisor over real TCP', () => {
     const port = await closedPort();
     const seen: [string, number][] = [];
     const a = tcpSupervisor(() => port, {
-      shouldReconnect: (fault, attempt) => (seen.push([fault.kind, attempt]), fault.kind !== 'connection-refused'),
+      shouldReconnect: (fault, { attempt }) => (seen.push([fault.kind, attempt]), fault.kind !== 'connection-refused'),
     });
     const gaveUp = next(a.supervisor, 'give-up');
     a.supervisor.start();
@@ -681,6 +682,102 @@ describe('Supervisor over real TCP', () => {
   });
 });
 
+describe('Supervisor as a part of a long-lived object (the shared contract)', () => {
+  it("decides before 'lost' whether it will reconnect, and says so; uptimeMs and delayMs are whole milliseconds", async () => {
+    const server = track(await RestartableServer.start());
+    const { supervisor } = tcpSupervisor(() => server.port, { schedule: constant(30.4), minUptimeMs: 0 });
+    track(supervisor);
+    const events = record(supervisor);
+    supervisor.start();
+    await next(supervisor, 'open');
+    const reconnecting = next(supervisor, 'reconnecting');
+    server.resetClients();
+    expect(await reconnecting).toMatchObject({ attempt: 1, delayMs: 30 });
+    const [lost] = events.of('lost');
+    expect(lost).toMatchObject({ willReconnect: true });
+    expect(Number.isInteger(lost!.uptimeMs)).toBe(true);
+
+    const once = tcpSupervisor(() => server.port, { maxAttempts: 1 });
+    track(once.supervisor);
+    const onceEvents = record(once.supervisor);
+    once.supervisor.start();
+    await next(once.supervisor, 'open');
+    const gaveUp = next(once.supervisor, 'give-up');
+    server.resetClients();
+    expect(await gaveUp).toMatchObject({ reason: 'max-attempts', attempts: 1 });
+    expect(onceEvents.of('lost')).toMatchObject([{ willReconnect: false }]);
+    expect(onceEvents.of('reconnecting')).toEqual([]);
+  });
+
+  it('shouldReconnect gets (fault, { attempt, closeCode }); a context still used as a number works, with one deprecation warning', async () => {
+    const server = track(await RestartableServer.start());
+    let port = server.port;
+    const asked: unknown[] = [];
+    const { supervisor } = tcpSupervisor(() => port, {
+      minUptimeMs: 0,
+      schedule: constant(5),
+      // Written for the old signature: (fault, attempt) => attempt < 1.
+      shouldReconnect: (_fault, context) => (asked.push({ ...context }), (context as unknown as number) < 1),
+    });
+    track(supervisor);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      supervisor.start();
+      await next(supervisor, 'open');
+      // The next attempt is refused: the second question comes after it.
+      port = await closedPort();
+      const gaveUp = next(supervisor, 'give-up');
+      supervisor.lost(undefined, supervisor.connection, undefined, { closeCode: 4000 });
+      expect(await gaveUp).toMatchObject({ reason: 'should-reconnect', attempts: 1 });
+      await settle();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(asked).toEqual([{ attempt: 0, closeCode: 4000 }, { attempt: 1 }]);
+    const deprecations = warnings.filter((w) => (w as { code?: string }).code === 'HOLDFAST_DEP001');
+    expect(deprecations.map((w) => w.name)).toEqual(['DeprecationWarning']);
+  });
+
+  it("with forwardTo, its state, reconnecting and give-up events become the owner's, each published once on the owner's channel", async () => {
+    const port = await closedPort();
+    const owner = new TypedEvents<Pick<SupervisorEvents, 'state' | 'reconnecting' | 'give-up'>>({
+      state: 'reconnect',
+      reconnecting: 'reconnect',
+      'give-up': 'reconnect',
+    });
+    const ownerGot: string[] = [];
+    for (const name of ['state', 'reconnecting', 'give-up'] as const) owner.on(name, (e) => ownerGot.push(e.event));
+    const published: string[] = [];
+    const onMessage = (message: unknown): void => {
+      if ((message as { name: string }).name === 'owned') published.push((message as { event: string }).event);
+    };
+    diagnosticsChannel.subscribe('holdfast:reconnect', onMessage);
+    try {
+      const supervisor = new Supervisor<net.Socket>({
+        name: 'owned',
+        maxAttempts: 2,
+        schedule: constant(5),
+        forwardTo: owner,
+        connect: (attempt) => connectTcp(port, attempt),
+      });
+      const own: string[] = [];
+      supervisor.on('give-up', () => own.push(`give-up before the owner's: ${ownerGot.includes('give-up')}`));
+      const gaveUp = next(supervisor, 'give-up');
+      supervisor.start();
+      await gaveUp;
+      await supervisor.close();
+      expect(own).toEqual(["give-up before the owner's: false"]);
+    } finally {
+      diagnosticsChannel.unsubscribe('holdfast:reconnect', onMessage);
+    }
+    expect(ownerGot).toEqual(['state', 'state', 'reconnecting', 'state', 'give-up', 'state']);
+    // The supervisor's own connecting/closed events are not published: only what the owner emitted, once each.
+    expect(published).toEqual(ownerGot);
+  });
+});
+
 /** connect() for tests that build a Supervisor by hand. */
 function connectTcp(port: number, { signal }: ConnectAttempt): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -741,23 +838,27 @@ describe('Supervisor options', () => {
   it('validates options with messages that name the option, the value and what is accepted', () => {
     const connect = (): Promise<number> => Promise.resolve(1);
     const cases: [Partial<SupervisorOptions<number>>, string][] = [
-      [{ connect: undefined }, "Supervisor: option 'connect' must be a function returning a Promise of the connection, got undefined"],
-      [{ minUptimeMs: -2 }, "Supervisor: option 'minUptimeMs' must be a finite number >= 0, got -2"],
-      [{ maxAttempts: 0 }, "option 'maxAttempts' must be an integer >= 1 or Infinity, got 0"],
-      [{ maxAttempts: 2.5 }, "option 'maxAttempts' must be an integer >= 1 or Infinity, got 2.5"],
-      [{ connectTimeoutMs: 0 }, "option 'connectTimeoutMs' must be a number > 0 and <= 2147483647, or Infinity, got 0"],
-      [{ connectTimeoutMs: 3e9 }, "option 'connectTimeoutMs' must be a number > 0 and <= 2147483647, or Infinity, got 3000000000"],
-      [{ schedule: 100 as unknown as Schedule }, "option 'schedule' must be a Schedule (exponential(), constant()…), got 100"],
-      [{ schedule: {} as Schedule }, "option 'schedule' must be a Schedule (exponential(), constant()…), got object"],
-      [{ dispose: 'x' as never }, 'option \'dispose\' must be a function, got "x"'],
-      [{ shouldReconnect: true as never }, "option 'shouldReconnect' must be a function, got true"],
+      [{ connect: undefined }, "Supervisor: option 'connect' must be a function ({ attempt, signal }) => Promise of the connection, got undefined"],
+      [{ minUptimeMs: -2 }, "Supervisor: option 'minUptimeMs' must be a number from 0 to 2147483647, got -2"],
+      [{ maxAttempts: 0 }, "option 'maxAttempts' must be an integer >= 1, or Infinity, got 0"],
+      [{ maxAttempts: 2.5 }, "option 'maxAttempts' must be an integer >= 1, or Infinity, got 2.5"],
+      [{ connectTimeoutMs: 0 }, "option 'connectTimeoutMs' must be an integer number of milliseconds from 1 to 2147483647, or Infinity, got 0"],
+      [
+        { connectTimeoutMs: 3e9 },
+        "option 'connectTimeoutMs' must be an integer number of milliseconds from 1 to 2147483647, or Infinity, got 3000000000",
+      ],
+      [{ schedule: 100 as unknown as Schedule }, "option 'schedule' must be a Schedule from @holdfast/core (an object with next(context)), got 100"],
+      [{ schedule: {} as Schedule }, "option 'schedule' must be a Schedule from @holdfast/core (an object with next(context)), got object"],
+      [{ dispose: 'x' as never }, 'option \'dispose\' must be a function (connection) => void or a Promise, got "x"'],
+      [{ shouldReconnect: true as never }, "option 'shouldReconnect' must be a function (fault, { attempt, closeCode? }) => boolean, got true"],
       [{ name: '' }, 'option \'name\' must be a non-empty string, got ""'],
       [{ random: 0.5 as never }, "option 'random' must be a function returning a number in [0, 1), got 0.5"],
+      [{ minUptime: 5 } as never, "Supervisor: unknown option 'minUptime' (did you mean minUptimeMs?)"],
     ];
     for (const [options, message] of cases) {
       expect(() => new Supervisor<number>({ connect, ...options })).toThrow(message);
     }
-    expect(() => new Supervisor(null as never)).toThrow("Supervisor: option 'options' must be an object, got null");
+    expect(() => new Supervisor(null as never)).toThrow('Supervisor: options must be an object, got null');
     const ok = new Supervisor<number>({ connect, connectTimeoutMs: Infinity, maxAttempts: Infinity, minUptimeMs: 0 });
     expect([ok.state, ok.name, ok.connection]).toEqual(['idle', 'supervisor', undefined]);
   });

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { Heartbeat, type HeartbeatHooks } from '@holdfast/core';
 import { createDecoder, type FrameDecoder, type Framing } from './framing.js';
-import { Heartbeat } from './heartbeat.js';
 
 /** How to reach the endpoint and what to do with the bytes: the part of the options one socket needs. */
 export interface ConnectionConfig {
@@ -34,11 +34,12 @@ const GRACEFUL_CLOSE_MS = 1000;
 
 /**
  * One socket to the endpoint, from connect to close: it decodes frames,
- * runs the heartbeat and idle timeout, and counts what was written since
- * the peer last proved alive. It never emits 'error': the first error is
- * kept in `error` and the owner hears about it through `close`.
+ * runs core's heartbeat (it is its hooks) and the idle timeout, and counts
+ * what was written since the peer last proved alive. It never emits 'error':
+ * the first error is kept in `error` and the owner hears about it through
+ * `close`.
  */
-export class Connection {
+export class Connection implements HeartbeatHooks {
   readonly socket: net.Socket;
   /** The first error the socket reported; undefined after a clean close. */
   error: Error | undefined;
@@ -55,6 +56,7 @@ export class Connection {
   // Made only when asked for (onConnect): an idle connection should cost little more than its socket.
   #closedSignal: AbortController | undefined;
   #heartbeat: Heartbeat | undefined;
+  #makePing: (() => string | Buffer) | undefined;
   #waiters: Waiter[] | undefined;
 
   private constructor(socket: net.Socket, config: ConnectionConfig, handlers: ConnectionHandlers) {
@@ -66,7 +68,7 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       this.unconfirmedMessages = 0;
       this.unconfirmedBytes = 0;
-      this.#heartbeat?.received();
+      this.#heartbeat?.heard();
       if (decoder === undefined) {
         deliver(chunk);
         return;
@@ -171,23 +173,31 @@ export class Connection {
     return new Promise((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
   }
 
-  startHeartbeat(intervalMs: number, timeoutMs: number, ping: () => string | Buffer): void {
+  startHeartbeat(intervalMs: number, timeoutMs: number, makePing: () => string | Buffer): void {
     if (this.closed) return;
-    this.#heartbeat = new Heartbeat(
-      intervalMs,
-      timeoutMs,
-      () => {
-        try {
-          this.writeControl(ping());
-        } catch (error) {
-          // A ping that cannot be made is an application bug; the connection itself is fine.
-          const detail = error instanceof Error ? error : new Error(String(error));
-          process.emitWarning(`heartbeat: making the ping failed: ${detail.message}`, { type: 'HoldfastWarning', detail: detail.stack ?? '' });
-        }
-      },
-      (error) => this.destroy(error),
-    );
+    this.#makePing = makePing;
+    this.#heartbeat = new Heartbeat(intervalMs, timeoutMs, this);
     this.#heartbeat.start();
+  }
+
+  /** A pong (heartbeat.isPong): the wait for it is over. */
+  answered(): void {
+    this.#heartbeat?.answered();
+  }
+
+  // HeartbeatHooks: called by the heartbeat as methods of this connection.
+  ping(): void {
+    try {
+      this.writeControl((this.#makePing as () => string | Buffer)());
+    } catch (error) {
+      // A ping that cannot be made is an application bug; the connection itself is fine.
+      const detail = error instanceof Error ? error : new Error(String(error));
+      process.emitWarning(`heartbeat: making the ping failed: ${detail.message}`, { type: 'HoldfastWarning', detail: detail.stack ?? '' });
+    }
+  }
+
+  dead(error: Error): void {
+    this.destroy(error);
   }
 
   destroy(error?: Error): void {

@@ -1,24 +1,38 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
+import {
+  checkOptions,
+  defaultReconnectSchedule,
+  deprecatedSchedule,
+  HEARTBEAT_DEFAULTS,
+  heartbeatOptionRules,
+  optionError,
+  reconnectOptionRules,
+  resolveQueueOptions,
+  rule,
+  type ConnectHookContext,
+  type HeartbeatOptions as CoreHeartbeatOptions,
+  type OptionRule,
+  type QueueOptions,
+  type ReconnectOptions,
+  type ResolvedQueueOptions,
+  type Schedule,
+} from '@holdfast/core';
 import { FRAMINGS, type Framing, type Payload } from './framing.js';
 
-/** What the `onConnect` hook gets: the new connection, before anything queued is sent on it. */
-
 /**
- * Core's `defaultReconnectSchedule`, which this package's herd benchmark and
- * test measure: full jitter over 2 s for the first five attempts, then x1.5
- * up to 30 s. A fleet that lost its server at once comes back spread out, and
- * a client refused a few times during a short restart does not then sit out a
- * long backoff.
+ * Core's `defaultReconnectSchedule` under its old name: deprecated, use
+ * `defaultReconnectSchedule`. It warns (HOLDFAST_DEP002) the first time a
+ * delay is asked of it.
  */
-export const DEFAULT_NET_SCHEDULE: Schedule = defaultReconnectSchedule;
+export const DEFAULT_NET_SCHEDULE: Schedule = deprecatedSchedule(
+  defaultReconnectSchedule,
+  'HOLDFAST_DEP002',
+  "@holdfast/net: DEFAULT_NET_SCHEDULE is core's defaultReconnectSchedule; import that name from @holdfast/core",
+);
 
-export interface ConnectContext {
-  /** 1 for the first attempt since start or since the last stable connection, then 2, 3… */
-  readonly attempt: number;
-  /** Aborted when this connection closes or the attempt is abandoned (connect timeout, `close()`). */
-  readonly signal: AbortSignal;
+/** What the `onConnect` hook gets: the new connection, before anything queued is sent on it. */
+export interface ConnectContext extends ConnectHookContext {
   /** The socket itself (a `tls.TLSSocket` with `tls`), for instance to read the peer certificate. Do not write to it or read from it directly. */
   readonly socket: net.Socket;
   /** Sends one message straight on this connection (framed as configured), ahead of the queue; not confirmed, not resent. */
@@ -27,16 +41,16 @@ export interface ConnectContext {
   readonly receive: () => Promise<Buffer>;
 }
 
-export interface HeartbeatOptions {
-  /** Send a ping after this long without receiving anything. */
-  readonly intervalMs: number;
-  /** Declare the connection dead when nothing at all arrives this long after a ping. */
-  readonly timeoutMs: number;
+/** Core's `HeartbeatOptions` (`intervalMs`, `timeoutMs`, same defaults), plus the ping a TCP protocol has to define itself. */
+export interface NetHeartbeatOptions extends CoreHeartbeatOptions {
   /** The ping message (framed as configured), or a function that makes one. The peer must answer with anything. */
   readonly ping: Payload | (() => Payload);
   /** Messages for which this returns true are pongs: they prove the peer alive and are not emitted as `'message'`/`'data'`. */
   readonly isPong?: (message: Buffer) => boolean;
 }
+
+/** @deprecated `NetHeartbeatOptions` (core's `HeartbeatOptions` plus the ping). */
+export type HeartbeatOptions = NetHeartbeatOptions;
 
 /**
  * An acknowledgement protocol, for delivery that survives reconnects: every
@@ -53,20 +67,10 @@ export interface ConfirmOptions {
   readonly maxUnconfirmed?: number;
 }
 
-export interface QueueOptions {
-  /** Default 10 000. */
-  readonly maxItems?: number;
-  /** Default 8 MiB. */
-  readonly maxBytes?: number;
-  /** Default `'drop-oldest'`. */
-  readonly overflow?: OverflowPolicy;
-  /** `write()` returns false once the queue holds this many bytes. Default min(16 KiB, maxBytes). */
-  readonly highWaterMarkBytes?: number;
-  /** `write()` returns false once the queue holds this many messages. Default min(1024, maxItems). */
-  readonly highWaterMarkItems?: number;
-}
+/** Core's `QueueOptions`: the one queue shape (`maxItems`, `maxBytes`, `overflow`, high-water marks) and defaults. */
+export type { QueueOptions };
 
-export interface ReconnectingSocketOptions {
+export interface ReconnectingSocketOptions extends ReconnectOptions {
   readonly port: number;
   /** Default `'localhost'`. */
   readonly host?: string;
@@ -76,12 +80,12 @@ export interface ReconnectingSocketOptions {
   readonly framing?: Framing;
   /** Largest message sent or received in a framed mode. Default 16 MiB. */
   readonly maxMessageBytes?: number;
-  /** What waits while disconnected; `false` drops (with a `'drop'` event) whatever is written while disconnected. */
+  /** What waits while disconnected (core's queue shape and defaults); `false` drops (with a `'drop'` event) whatever is written while disconnected. */
   readonly queue?: QueueOptions | false;
   /** Runs on every new connection before the queue flushes (handshake, auth, resubscribe). A throw or rejection fails the attempt. */
   readonly onConnect?: (context: ConnectContext) => void | Promise<void>;
-  /** Application-level ping to detect half-open connections. Default off. */
-  readonly heartbeat?: HeartbeatOptions | false;
+  /** Application-level ping to detect half-open connections. Default off (a TCP protocol has no ping of its own). */
+  readonly heartbeat?: NetHeartbeatOptions | false;
   /** TCP keep-alive: first probe after this much idle time; 0 turns keep-alive off. Default 30 000 ms. */
   readonly keepAliveMs?: number;
   /** Drop (and reconnect) a connection on which nothing was sent or received for this long; 0 turns it off. Default 0. */
@@ -90,118 +94,136 @@ export interface ReconnectingSocketOptions {
   readonly noDelay?: boolean;
   /** Acknowledgement protocol for framed modes; see ConfirmOptions. Default off. */
   readonly confirm?: ConfirmOptions;
-  /** Reconnect delays. Default `DEFAULT_NET_SCHEDULE` (full jitter over 2 s for five attempts, then x1.5 up to 30 s). */
-  readonly schedule?: Schedule;
-  /** A connection up this long resets the backoff. Default 5 000 ms. */
-  readonly minUptimeMs?: number;
-  /** Give up after this many attempts without a stable connection. Default Infinity. */
-  readonly maxAttempts?: number;
-  /** Abandon a connect attempt (TCP, TLS and onConnect) after this long. Default 10 000 ms. */
-  readonly connectTimeoutMs?: number;
-  /** Asked after every failure; false gives up. Default: always reconnect. */
-  readonly shouldReconnect?: (fault: Fault, attempt: number) => boolean;
   /** Shown in events. Default `'net'`. */
   readonly name?: string;
-  /** Uniform in [0, 1), for jitter. Default `Math.random`. */
-  readonly random?: () => number;
 }
 
+/** The options after the defaults: read, never written. */
 export interface ResolvedOptions {
+  readonly name: string;
   readonly host: string;
   readonly port: number;
   readonly tls: tls.ConnectionOptions | undefined;
   readonly framing: Framing;
   readonly maxMessageBytes: number;
-  readonly heartbeat: HeartbeatOptions | undefined;
+  readonly queue: ResolvedQueueOptions | false;
+  readonly onConnect: ((context: ConnectContext) => void | Promise<void>) | undefined;
+  readonly heartbeat: (Required<CoreHeartbeatOptions> & Pick<NetHeartbeatOptions, 'ping' | 'isPong'>) | undefined;
   readonly keepAliveMs: number;
   readonly idleTimeoutMs: number;
   readonly noDelay: boolean;
   readonly confirm: ConfirmOptions | undefined;
   readonly maxUnconfirmed: number;
+  readonly schedule: Schedule;
+  readonly minUptimeMs: number;
+  readonly maxAttempts: number;
+  readonly connectTimeoutMs: number;
+  readonly shouldReconnect: ReconnectOptions['shouldReconnect'];
+  readonly random: () => number;
 }
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`ReconnectingSocket: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
+const WHERE = 'ReconnectingSocket';
 
-// setTimeout fires at once (with a warning) above 2^31-1 ms.
-const MAX_TIMER_MS = 2_147_483_647;
-const isDuration = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMER_MS;
-const isPositiveDuration = (value: unknown): value is number => isDuration(value) && value > 0;
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const tlsRule: OptionRule = {
+  test: (v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null),
+  accepted: 'a boolean or tls.connect options',
+};
 
-/** Validates the options this package owns; the Supervisor and OutboundQueue validate theirs. */
+const RULES = {
+  ...reconnectOptionRules,
+  port: rule.integer(1, 65_535),
+  host: rule.string(),
+  tls: tlsRule,
+  framing: rule.oneOf(FRAMINGS),
+  maxMessageBytes: rule.integer(1, 0xffff_ffff),
+  queue: rule.objectOrFalse('queue options ({ maxItems, maxBytes, overflow, highWaterMarkItems, highWaterMarkBytes })'),
+  onConnect: rule.function('({ attempt, signal, socket, send, receive }) => void or a Promise'),
+  heartbeat: rule.objectOrFalse('{ intervalMs, timeoutMs, ping, isPong? }'),
+  keepAliveMs: rule.timerMs(0),
+  idleTimeoutMs: rule.timerMs(0),
+  noDelay: rule.boolean(),
+  confirm: rule.object('{ sequenceOf, ackOf, maxUnconfirmed? }'),
+  name: rule.string(),
+};
+
+const pingRule: OptionRule = {
+  test: (v) => typeof v === 'string' || v instanceof Uint8Array || typeof v === 'function',
+  accepted: 'a string, a Uint8Array or a function returning one',
+};
+
+const HEARTBEAT_RULES = { ...heartbeatOptionRules, ping: pingRule, isPong: rule.function('(message) => boolean') };
+
+const CONFIRM_RULES = {
+  sequenceOf: rule.function('(message) => number'),
+  ackOf: rule.function('(message) => number | undefined'),
+  maxUnconfirmed: rule.integer(1),
+};
+
+/** Checks the options (unknown keys refused with a did-you-mean hint) and fills in the defaults, all in one block below. */
 export function resolveOptions(options: ReconnectingSocketOptions): ResolvedOptions {
-  check('options', options, isObject(options), 'an object');
+  checkOptions(WHERE, options, RULES);
   const {
     port,
     host = 'localhost',
     tls: tlsOption = false,
     framing = 'raw',
     maxMessageBytes = 16 * 1024 * 1024,
+    queue = {},
+    onConnect,
     heartbeat = false,
     keepAliveMs = 30_000,
     idleTimeoutMs = 0,
     noDelay = true,
     confirm,
-    onConnect,
-    queue,
+    schedule = defaultReconnectSchedule,
+    minUptimeMs = 5000,
+    maxAttempts = Infinity,
+    connectTimeoutMs = 10_000,
+    shouldReconnect,
+    random = Math.random,
+    name = 'net',
   } = options;
-  check('port', port, Number.isInteger(port) && port >= 1 && port <= 65_535, 'an integer from 1 to 65535');
-  check('host', host, typeof host === 'string' && host.length > 0, 'a non-empty string');
-  check('tls', tlsOption, typeof tlsOption === 'boolean' || isObject(tlsOption), 'a boolean or tls.connect options');
-  if (isObject(tlsOption)) {
-    check(
-      'tls.rejectUnauthorized',
-      tlsOption.rejectUnauthorized,
-      tlsOption.rejectUnauthorized !== false,
-      'true or absent: certificates are always verified (pass tls.ca to trust a private CA)',
-    );
-  }
-  check('framing', framing, FRAMINGS.includes(framing), "'raw', 'lines' or 'length-prefixed'");
-  check(
-    'maxMessageBytes',
-    maxMessageBytes,
-    Number.isInteger(maxMessageBytes) && maxMessageBytes >= 1 && maxMessageBytes <= 0xffff_ffff,
-    'an integer from 1 to 4294967295',
-  );
-  check('keepAliveMs', keepAliveMs, isDuration(keepAliveMs), `a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
-  check('idleTimeoutMs', idleTimeoutMs, isDuration(idleTimeoutMs), `a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
-  check('noDelay', noDelay, typeof noDelay === 'boolean', 'a boolean');
-  check('onConnect', onConnect, onConnect === undefined || typeof onConnect === 'function', 'a function');
-  check('queue', queue, queue === undefined || queue === false || isObject(queue), 'queue options or false');
-  check('heartbeat', heartbeat, heartbeat === false || isObject(heartbeat), '{ intervalMs, timeoutMs, ping } or false');
-  if (heartbeat !== false) {
-    check('heartbeat.intervalMs', heartbeat.intervalMs, isPositiveDuration(heartbeat.intervalMs), 'a number of milliseconds > 0');
-    check('heartbeat.timeoutMs', heartbeat.timeoutMs, isPositiveDuration(heartbeat.timeoutMs), 'a number of milliseconds > 0');
-    check(
-      'heartbeat.ping',
-      heartbeat.ping,
-      typeof heartbeat.ping === 'string' || heartbeat.ping instanceof Uint8Array || typeof heartbeat.ping === 'function',
-      'a string, a Uint8Array or a function returning one',
-    );
-    check('heartbeat.isPong', heartbeat.isPong, heartbeat.isPong === undefined || typeof heartbeat.isPong === 'function', 'a function');
-  }
-  let maxUnconfirmed = 0;
-  if (confirm !== undefined) {
-    check('confirm', confirm, isObject(confirm), '{ sequenceOf, ackOf, maxUnconfirmed? }');
-    check('framing', framing, framing !== 'raw', "'lines' or 'length-prefixed' when confirm is set (a raw stream has no message boundaries)");
-    check('confirm.sequenceOf', confirm.sequenceOf, typeof confirm.sequenceOf === 'function', 'a function');
-    check('confirm.ackOf', confirm.ackOf, typeof confirm.ackOf === 'function', 'a function');
-    maxUnconfirmed = confirm.maxUnconfirmed ?? 1024;
-    check('confirm.maxUnconfirmed', maxUnconfirmed, Number.isInteger(maxUnconfirmed) && maxUnconfirmed >= 1, 'an integer >= 1');
+  if ((port as unknown) === undefined) throw optionError(WHERE, 'port', port, RULES.port.accepted);
+  if (typeof tlsOption === 'object' && tlsOption.rejectUnauthorized === false) {
+    throw optionError(WHERE, 'tls.rejectUnauthorized', false, 'true or absent: certificates are always verified (pass tls.ca to trust a private CA)');
   }
   return {
+    name,
     host,
     port,
     tls: tlsOption === false ? undefined : tlsOption === true ? {} : tlsOption,
     framing,
     maxMessageBytes,
-    heartbeat: heartbeat === false ? undefined : heartbeat,
+    queue: queue === false ? false : resolveQueueOptions(WHERE, queue, { path: 'queue' }),
+    onConnect,
+    heartbeat: heartbeat === false ? undefined : resolveHeartbeat(heartbeat),
     keepAliveMs,
     idleTimeoutMs,
     noDelay,
-    confirm,
-    maxUnconfirmed,
+    confirm: confirm === undefined ? undefined : checkConfirm(confirm, framing),
+    maxUnconfirmed: confirm?.maxUnconfirmed ?? 1024,
+    schedule,
+    minUptimeMs,
+    maxAttempts,
+    connectTimeoutMs,
+    shouldReconnect,
+    random,
   };
+}
+
+function resolveHeartbeat(heartbeat: NetHeartbeatOptions): NonNullable<ResolvedOptions['heartbeat']> {
+  checkOptions(WHERE, heartbeat, HEARTBEAT_RULES, { path: 'heartbeat' });
+  const { intervalMs = HEARTBEAT_DEFAULTS.intervalMs, timeoutMs = HEARTBEAT_DEFAULTS.timeoutMs, ping, isPong } = heartbeat;
+  if ((ping as unknown) === undefined) throw optionError(WHERE, 'heartbeat.ping', ping, pingRule.accepted);
+  return { intervalMs, timeoutMs, ping, ...(isPong === undefined ? {} : { isPong }) };
+}
+
+function checkConfirm(confirm: ConfirmOptions, framing: Framing): ConfirmOptions {
+  checkOptions(WHERE, confirm, CONFIRM_RULES, { path: 'confirm' });
+  if (framing === 'raw') {
+    throw optionError(WHERE, 'framing', framing, "'lines' or 'length-prefixed' when confirm is set (a raw stream has no message boundaries)");
+  }
+  if (typeof confirm.sequenceOf !== 'function') throw optionError(WHERE, 'confirm.sequenceOf', confirm.sequenceOf, CONFIRM_RULES.sequenceOf.accepted);
+  if (typeof confirm.ackOf !== 'function') throw optionError(WHERE, 'confirm.ackOf', confirm.ackOf, CONFIRM_RULES.ackOf.accepted);
+  return confirm;
 }

@@ -1,9 +1,30 @@
-import { OutboundQueue, Supervisor, TypedEvents, formatValue, type ConnectAttempt, type Listener, type SupervisorState } from '@holdfast/core';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import {
+  CONNECTION_CHANNELS,
+  InboundListeners,
+  SendBuffer,
+  Supervisor,
+  TypedEvents,
+  formatValue,
+  numberLike,
+  redact,
+  runConnectHook,
+  warnDeprecated,
+  withDeprecatedField,
+  type ConnectAttempt,
+  type DropCounts,
+  type DropReason,
+  type Fault,
+  type Listener,
+  type SupervisorEvents,
+  type SupervisorEventSink,
+  type SupervisorState,
+  type Unconfirmed,
+} from '@holdfast/core';
 import { Connection, type ConnectionConfig, type ConnectionHandlers } from './connection.js';
-import type { AllReconnectingSocketEvents, NetDropReason, ReconnectingSocketEvents, UnconfirmedReport } from './events.js';
+import type { AllReconnectingSocketEvents, ReconnectingSocketEvents } from './events.js';
 import { encodeFrame, frameOverhead, type Framing, type Payload } from './framing.js';
-import { InboundListeners } from './inbound-listeners.js';
-import { DEFAULT_NET_SCHEDULE, resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
+import { resolveOptions, type ConfirmOptions, type ConnectContext, type ReconnectingSocketOptions } from './options.js';
 import type { Outgoing } from './outgoing.js';
 import { ResendWindow } from './resend-window.js';
 
@@ -13,8 +34,8 @@ export interface ReconnectingSocketStats {
   readonly connects: number;
   /** Open connections lost. */
   readonly disconnects: number;
-  /** Messages (writes, in raw mode) handed to a socket, resends included. */
-  readonly written: number;
+  /** Messages (writes, in raw mode) handed to a socket, resends included. (It was `written`.) */
+  readonly sent: number;
   /** Unconfirmed messages sent again after a reconnect (with `confirm`). */
   readonly resent: number;
   /** Messages acknowledged by the peer (with `confirm`). */
@@ -25,28 +46,41 @@ export interface ReconnectingSocketStats {
   readonly queued: number;
   /** Messages written and not yet acknowledged (with `confirm`). */
   readonly unconfirmed: number;
-  /** `'drop'` events emitted. */
-  readonly dropped: number;
+  /** Messages that may not have arrived: `unconfirmed.messages` summed over every disconnect. */
+  readonly possiblyLost: number;
+  /** Messages dropped, by reason and in all; each had a `'drop'` event. (It was a number: the total.) */
+  readonly dropped: DropCounts;
 }
 
 type LifecycleListener = Listener<ReconnectingSocketEvents[keyof ReconnectingSocketEvents]>;
 
 interface LostReport {
-  readonly unconfirmed: UnconfirmedReport;
-  readonly written: UnconfirmedReport;
+  readonly unconfirmed: Unconfirmed;
+  readonly sent: Unconfirmed;
   readonly partialInboundBytes: number;
 }
 
-// Shared by every socket: each lifecycle event goes to the diagnostics channel `holdfast:net`.
-const CHANNELS = {
-  connect: 'net',
-  disconnect: 'net',
-  reconnecting: 'net',
-  'give-up': 'net',
-  drop: 'net',
-  drain: 'net',
-  close: 'net',
-} as const satisfies { readonly [K in keyof ReconnectingSocketEvents]: string };
+const NONE: Unconfirmed = Object.freeze({ messages: 0, bytes: 0 });
+
+// Until 0.2 the lifecycle went to `holdfast:net`; it goes there too, for one release, while someone listens.
+const legacyChannel = diagnosticsChannel.channel('holdfast:net');
+
+/** The socket's events: the shared channels, and the old one for subscribers that still use it. */
+class NetEvents extends TypedEvents<ReconnectingSocketEvents> {
+  constructor() {
+    super(CONNECTION_CHANNELS);
+  }
+
+  override emit<K extends keyof ReconnectingSocketEvents>(name: K, payload: ReconnectingSocketEvents[K]): void {
+    super.emit(name, payload);
+    if (!legacyChannel.hasSubscribers) return;
+    warnDeprecated(
+      'HOLDFAST_DEP008',
+      "@holdfast/net: the diagnostics channel 'holdfast:net' is now 'holdfast:reconnect' (the lifecycle), 'holdfast:drop' and 'holdfast:queue', as for every holdfast object",
+    );
+    legacyChannel.publish(redact(payload));
+  }
+}
 
 const sizeOfOutgoing = (entry: Outgoing): number => entry.size;
 
@@ -73,13 +107,13 @@ export class ReconnectingSocket {
   readonly #confirm: ConfirmOptions | undefined;
   readonly #heartbeat: { intervalMs: number; timeoutMs: number; ping: () => string | Buffer } | undefined;
   readonly #isPong: ((message: Buffer) => boolean) | undefined;
-  /** undefined with `queue: false`. */
-  readonly #makeQueue: (() => OutboundQueue<Outgoing>) | undefined;
-  #queue: OutboundQueue<Outgoing> | undefined;
+  readonly #queueOptions: ReturnType<typeof resolveOptions>['queue'];
+  // Made when first needed: a connection that never writes while down never holds one.
+  #sends: SendBuffer<Outgoing> | undefined;
   readonly #window: ResendWindow | undefined;
   readonly #supervisor: Supervisor<Connection>;
   readonly #handlers: ConnectionHandlers;
-  readonly #events = new TypedEvents<ReconnectingSocketEvents>(CHANNELS);
+  readonly #events = new NetEvents();
   readonly #data = new InboundListeners<Buffer>('data');
   readonly #messages = new InboundListeners<Buffer>('message');
   /** `#data` with framing `'raw'`, `#messages` otherwise. */
@@ -88,21 +122,21 @@ export class ReconnectingSocket {
   /** The open connection, once onConnect has run; undefined while down. */
   #connection: Connection | undefined;
   #lostReport: LostReport | undefined;
+  #gaveUpWith: Fault | undefined;
   #lastSeq = -Infinity;
-  #wantDrain = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   #connects = 0;
   #disconnects = 0;
-  #written = 0;
+  #sent = 0;
   #resent = 0;
   #confirmed = 0;
   #received = 0;
-  #dropped = 0;
+  #possiblyLost = 0;
 
   constructor(options: ReconnectingSocketOptions) {
     const resolved = resolveOptions(options);
-    this.name = options.name ?? 'net';
+    this.name = resolved.name;
     this.framing = resolved.framing;
     this.#maxMessageBytes = resolved.maxMessageBytes;
     this.#frameOverhead = frameOverhead(resolved.framing);
@@ -116,7 +150,7 @@ export class ReconnectingSocket {
       keepAliveMs: resolved.keepAliveMs,
       idleTimeoutMs: resolved.idleTimeoutMs,
     };
-    this.#onConnect = options.onConnect;
+    this.#onConnect = resolved.onConnect;
     this.#confirm = resolved.confirm;
     const heartbeat = resolved.heartbeat;
     if (heartbeat !== undefined) {
@@ -128,25 +162,7 @@ export class ReconnectingSocket {
       };
       this.#isPong = heartbeat.isPong;
     }
-    if (options.queue !== false) {
-      const queue = options.queue ?? {};
-      const queueOptions = {
-        maxItems: queue.maxItems,
-        maxBytes: queue.maxBytes,
-        overflow: queue.overflow,
-        highWaterMarkBytes: queue.highWaterMarkBytes,
-        highWaterMarkItems: queue.highWaterMarkItems,
-        sizeOf: sizeOfOutgoing,
-        name: this.name,
-      };
-      // Made when first needed: a connection that never writes while down never holds one. This one only checks the options now.
-      new OutboundQueue<Outgoing>(queueOptions);
-      this.#makeQueue = () => {
-        const made = new OutboundQueue<Outgoing>(queueOptions);
-        made.on('drop', (event) => this.#drop(event.item.message, event.reason as NetDropReason, 'not-sent'));
-        return made;
-      };
-    }
+    this.#queueOptions = resolved.queue;
     if (resolved.confirm !== undefined) this.#window = new ResendWindow(resolved.maxUnconfirmed);
     this.#inbound = this.framing === 'raw' ? this.#data : this.#messages;
     const plain = this.#confirm === undefined && this.#isPong === undefined;
@@ -161,44 +177,23 @@ export class ReconnectingSocket {
     this.#supervisor = new Supervisor<Connection>({
       connect: (attempt) => this.#open(attempt),
       dispose: (connection) => (this.#closed ? connection.end() : connection.destroy()),
-      schedule: options.schedule ?? DEFAULT_NET_SCHEDULE,
-      minUptimeMs: options.minUptimeMs,
-      maxAttempts: options.maxAttempts,
-      connectTimeoutMs: options.connectTimeoutMs,
-      shouldReconnect: options.shouldReconnect,
+      schedule: resolved.schedule,
+      minUptimeMs: resolved.minUptimeMs,
+      maxAttempts: resolved.maxAttempts,
+      connectTimeoutMs: resolved.connectTimeoutMs,
+      shouldReconnect: resolved.shouldReconnect,
       name: this.name,
-      random: options.random,
+      random: resolved.random,
+      // The bridge: state, reconnecting and give-up are this socket's events, published once.
+      forwardTo: this.#events as SupervisorEventSink,
     });
     this.#supervisor.on('open', (event) => this.#onOpen(event.attempt));
-    this.#supervisor.on('lost', (event) => {
-      this.#disconnects++;
-      const none = { messages: 0, bytes: 0 };
-      const report = this.#lostReport ?? { unconfirmed: none, written: none, partialInboundBytes: 0 };
-      this.#lostReport = undefined;
-      this.#events.emit('disconnect', {
-        event: 'disconnect',
-        name: this.name,
-        fault: event.fault,
-        uptimeMs: event.uptimeMs,
-        unconfirmed: report.unconfirmed,
-        written: report.written,
-        resend: this.#window !== undefined,
-        partialInboundBytes: report.partialInboundBytes,
-      });
-    });
-    this.#supervisor.on('reconnecting', (event) => {
-      this.#events.emit('reconnecting', {
-        event: 'reconnecting',
-        name: this.name,
-        attempt: event.attempt,
-        delayMs: event.delayMs,
-        fault: event.fault,
-      });
-    });
+    this.#supervisor.on('lost', (event) => this.#onLost(event));
+    // Before the give-up reaches this socket's listeners: what waited is dropped first.
     this.#supervisor.on('give-up', (event) => {
       this.#closed = true;
+      this.#gaveUpWith = event.fault;
       this.#dropAll('give-up');
-      this.#events.emit('give-up', { event: 'give-up', name: this.name, attempts: event.attempts, fault: event.fault, reason: event.reason });
     });
     this.#supervisor.on('closed', (event) => {
       if (event.reason === 'give-up') this.#closing ??= this.#finish('give-up');
@@ -233,21 +228,21 @@ export class ReconnectingSocket {
     const size = (typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength) + this.#frameOverhead;
     const seq = this.#confirm === undefined ? 0 : this.#nextSequence(message);
     const connection = this.#connection;
-    const queue = this.#queue;
-    if (connection !== undefined && (queue === undefined || queue.length === 0) && connection.writable) {
+    const sends = this.#sends;
+    if (connection !== undefined && (sends === undefined || sends.length === 0) && connection.writable) {
       const window = this.#window;
       if (window === undefined) {
-        this.#written++;
+        this.#sent++;
         if (connection.write(frame, size)) return true;
-        this.#wantDrain = true;
+        this.#sendBuffer().owesDrain();
         return false;
       }
       if (!window.full) {
         const entry: Outgoing = { message, frame, size, seq };
         window.add(entry);
-        this.#written++;
+        this.#sent++;
         if (connection.write(frame, entry.size)) return true;
-        this.#wantDrain = true;
+        this.#sendBuffer().owesDrain();
         return false;
       }
     }
@@ -281,23 +276,46 @@ export class ReconnectingSocket {
     this.#supervisor.reconnectNow();
   }
 
+  /** Counters, with the names every holdfast connection uses (`sent`, `received`, `queued`, `dropped`…). */
   stats(): ReconnectingSocketStats {
-    return {
+    const dropped = this.#sendBuffer().dropped();
+    const stats = {
       state: this.#supervisor.state,
       connects: this.#connects,
       disconnects: this.#disconnects,
-      written: this.#written,
+      sent: this.#sent,
       resent: this.#resent,
       confirmed: this.#confirmed,
       received: this.#received,
-      queued: this.#queue?.length ?? 0,
+      queued: this.#sends?.length ?? 0,
       unconfirmed: this.#window?.length ?? 0,
-      dropped: this.#dropped,
+      possiblyLost: this.#possiblyLost,
+      dropped: numberLike(
+        dropped,
+        dropped.total,
+        'HOLDFAST_DEP007',
+        'ReconnectingSocket: stats().dropped is now drops by reason; read stats().dropped.total',
+      ),
     };
+    return withDeprecatedField(
+      stats,
+      'written',
+      this.#sent,
+      'HOLDFAST_DEP005',
+      "ReconnectingSocket: 'written' is now 'sent', as in every holdfast object's stats and events",
+    );
   }
 
-  /** Adds a listener; returns a function that removes it. Listener errors become process warnings. */
-  on<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): () => void {
+  /**
+   * Adds a listener; returns a function that removes it. A listener that
+   * throws becomes a process warning: the other listeners still run and the
+   * connection carries on.
+   */
+  on<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): () => void;
+  /** @deprecated `'open'` (the same event). */
+  on(name: 'connect', listener: Listener<ReconnectingSocketEvents['open']>): () => void;
+  on(name: keyof AllReconnectingSocketEvents | 'connect', listener: Listener<never>): () => void {
+    if (name === 'connect') return this.#events.on('open', this.#openAlias(listener));
     const inbound = this.#inboundListeners(name);
     if (inbound !== undefined) {
       const callback = listener as (payload: Buffer) => void;
@@ -307,18 +325,32 @@ export class ReconnectingSocket {
     return this.#events.on(name as keyof ReconnectingSocketEvents, listener as unknown as LifecycleListener);
   }
 
-  once<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): () => void {
-    const off = this.on(name, (payload) => {
+  /** Like `on`, but the listener runs once. */
+  once<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): () => void;
+  /** @deprecated `'open'` (the same event). */
+  once(name: 'connect', listener: Listener<ReconnectingSocketEvents['open']>): () => void;
+  once(name: keyof AllReconnectingSocketEvents | 'connect', listener: Listener<never>): () => void {
+    const once = (payload: never): void => {
       off();
-      listener(payload);
-    });
+      (listener as Listener<unknown>)(payload);
+    };
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- passes the old name on, to warn once
+    const off = (this.on as (name: string, listener: Listener<never>) => () => void)(name, once);
     return off;
   }
 
-  off<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): void {
-    const inbound = this.#inboundListeners(name);
+  off<K extends keyof AllReconnectingSocketEvents>(name: K, listener: Listener<AllReconnectingSocketEvents[K]>): void;
+  /** @deprecated `'open'` (the same event). */
+  off(name: 'connect', listener: Listener<ReconnectingSocketEvents['open']>): void;
+  off(name: keyof AllReconnectingSocketEvents | 'connect', listener: Listener<never>): void {
+    const inbound = name === 'connect' ? undefined : this.#inboundListeners(name);
     if (inbound !== undefined) inbound.remove(listener as (payload: Buffer) => void);
-    else this.#events.off(name as keyof ReconnectingSocketEvents, listener as unknown as LifecycleListener);
+    else this.#events.off(name === 'connect' ? 'open' : (name as keyof ReconnectingSocketEvents), listener as unknown as LifecycleListener);
+  }
+
+  #openAlias(listener: Listener<never>): LifecycleListener {
+    warnDeprecated('HOLDFAST_DEP004', "ReconnectingSocket: the 'connect' event is now 'open', as for every holdfast connection");
+    return listener as unknown as LifecycleListener;
   }
 
   #inboundListeners(name: keyof AllReconnectingSocketEvents): InboundListeners<Buffer> | undefined {
@@ -339,66 +371,40 @@ export class ReconnectingSocket {
   }
 
   #enqueue(entry: Outgoing): boolean {
-    if (this.#closed) {
-      this.#drop(entry.message, 'closed', 'not-sent');
-      return false;
-    }
-    let queue = this.#queue;
-    if (queue === undefined) {
-      if (this.#makeQueue === undefined) {
-        this.#drop(entry.message, 'not-connected', 'not-sent');
-        return false;
-      }
-      queue = this.#queue = this.#makeQueue();
-    }
-    const kept = queue.push(entry);
+    const sends = this.#sendBuffer();
+    if (this.#closed) return sends.drop(entry, 'closed');
+    const accepted = sends.push(entry);
     const connection = this.#connection;
     if (connection !== undefined && !connection.socket.writableNeedDrain) this.#flush(connection);
-    if (kept && !queue.needsDrain) return true;
-    this.#wantDrain = true;
-    return false;
+    return accepted;
+  }
+
+  #sendBuffer(): SendBuffer<Outgoing> {
+    return (this.#sends ??= new SendBuffer<Outgoing>(
+      this.name,
+      this.#queueOptions,
+      (entry, reason) => this.#emitDrop(entry.message, reason, 'not-sent'),
+      sizeOfOutgoing,
+    ));
   }
 
   async #open({ attempt, signal }: ConnectAttempt): Promise<Connection> {
     const connection = await Connection.open(this.#config, this.#handlers, signal);
     const onConnect = this.#onConnect;
     if (onConnect === undefined) return connection;
-    const abandon = (): void => connection.destroy(signal.reason as Error);
-    signal.addEventListener('abort', abandon, { once: true });
+    const closed = connection.signal;
     const context: ConnectContext = {
       attempt,
-      signal: connection.signal,
+      signal: AbortSignal.any([closed, signal]),
       socket: connection.socket,
       send: (message) => connection.writeControl(encodeFrame(this.framing, message, this.#maxMessageBytes)),
       receive: () => connection.receive(),
     };
     try {
-      await new Promise<void>((resolve, reject) => {
-        // The hook may not watch the signal; a connection that dies under it fails the attempt at once.
-        const onClosed = (): void => reject(connection.signal.reason as Error);
-        if (connection.signal.aborted) {
-          onClosed();
-          return;
-        }
-        connection.signal.addEventListener('abort', onClosed, { once: true });
-        Promise.resolve()
-          .then(() => onConnect(context))
-          .then(
-            () => {
-              connection.signal.removeEventListener('abort', onClosed);
-              resolve();
-            },
-            (error: unknown) => {
-              connection.signal.removeEventListener('abort', onClosed);
-              reject(error instanceof Error ? error : new Error(String(error)));
-            },
-          );
-      });
+      await runConnectHook(onConnect, context, closed, signal);
     } catch (error) {
-      connection.destroy();
+      connection.destroy(signal.aborted ? (signal.reason as Error) : undefined);
       throw error;
-    } finally {
-      signal.removeEventListener('abort', abandon);
     }
     return connection;
   }
@@ -420,17 +426,17 @@ export class ReconnectingSocket {
         resent++;
       }
       this.#resent += resent;
-      this.#written += resent;
+      this.#sent += resent;
     }
     const flushed = this.#flush(connection);
     const heartbeat = this.#heartbeat;
     if (heartbeat !== undefined) connection.startHeartbeat(heartbeat.intervalMs, heartbeat.timeoutMs, heartbeat.ping);
-    this.#events.emit('connect', { event: 'connect', name: this.name, attempt, resent, flushed });
+    this.#events.emit('open', { event: 'open', name: this.name, attempt, resent, flushed });
   }
 
   /** Writes queued messages while the socket takes them; returns how many. */
   #flush(connection: Connection): number {
-    const queue = this.#queue;
+    const queue = this.#sends;
     if (queue === undefined) {
       // Nothing ever waited (or queue: false): only the socket's own buffer can have asked for a 'drain'.
       this.#checkDrain();
@@ -442,7 +448,7 @@ export class ReconnectingSocket {
       const entry = queue.shift() as Outgoing;
       window?.add(entry);
       count++;
-      this.#written++;
+      this.#sent++;
       if (!connection.write(entry.frame, entry.size)) break;
     }
     this.#checkDrain();
@@ -450,10 +456,9 @@ export class ReconnectingSocket {
   }
 
   #checkDrain(): void {
-    if (!this.#wantDrain || (this.#queue?.length ?? 0) > 0) return;
-    if (this.#connection?.socket.writableNeedDrain === true) return;
-    this.#wantDrain = false;
-    this.#events.emit('drain', { event: 'drain', name: this.name });
+    if (this.#sends?.drainDue(this.#connection?.socket.writableNeedDrain === true) === true) {
+      this.#events.emit('drain', { event: 'drain', name: this.name });
+    }
   }
 
   #onInbound(connection: Connection, payload: Buffer): void {
@@ -476,16 +481,19 @@ export class ReconnectingSocket {
       } catch (error) {
         warn(`ReconnectingSocket '${this.name}': heartbeat.isPong threw; the message was delivered`, error);
       }
-      if (pong) return;
+      if (pong) {
+        connection.answered();
+        return;
+      }
     }
     if (connection.offer(payload)) return;
-    this.#inbound.emit(payload);
+    this.#inbound.emit(payload, undefined);
   }
 
   #onInboundPlain(connection: Connection, payload: Buffer): void {
     this.#received++;
     if (connection.offer(payload)) return;
-    this.#inbound.emit(payload);
+    this.#inbound.emit(payload, undefined);
   }
 
   #onAck(seq: number): void {
@@ -511,7 +519,7 @@ export class ReconnectingSocket {
         window === undefined
           ? { messages: connection.unconfirmedMessages, bytes: connection.unconfirmedBytes }
           : { messages: window.length, bytes: window.bytes },
-      written: { messages: connection.writtenMessages, bytes: connection.writtenBytes },
+      sent: { messages: connection.writtenMessages, bytes: connection.writtenBytes },
       partialInboundBytes: connection.pendingInboundBytes,
     };
     this.#supervisor.lost(connection.error, connection);
@@ -519,15 +527,49 @@ export class ReconnectingSocket {
     this.#checkDrain();
   }
 
-  #drop(message: Payload, reason: NetDropReason, outcome: 'not-sent' | 'unknown'): void {
-    this.#dropped++;
-    this.#events.emit('drop', { event: 'drop', name: this.name, message, reason, outcome });
+  #emitDrop(message: Payload, reason: DropReason, outcome: 'not-sent' | 'unknown'): void {
+    this.#events.emit('drop', { event: 'drop', name: this.name, reason, message, outcome });
   }
 
   #dropAll(reason: 'closed' | 'give-up'): void {
-    this.#queue?.clear(reason);
+    this.#sends?.clear(reason);
     const rest = this.#window?.clear() ?? [];
-    for (const entry of rest) this.#drop(entry.message, reason, 'unknown');
+    if (rest.length === 0) return;
+    // Written and never acknowledged: they were not in the queue, so they are counted here.
+    const sends = this.#sendBuffer();
+    for (const entry of rest) {
+      sends.count(reason);
+      this.#emitDrop(entry.message, reason, 'unknown');
+    }
+  }
+
+  /** The Supervisor's 'lost', which has decided whether to reconnect: this socket's 'disconnect'. */
+  #onLost(event: SupervisorEvents['lost']): void {
+    this.#disconnects++;
+    const report = this.#lostReport ?? { unconfirmed: NONE, sent: NONE, partialInboundBytes: 0 };
+    this.#lostReport = undefined;
+    this.#possiblyLost += report.unconfirmed.messages;
+    const payload = {
+      event: 'disconnect' as const,
+      name: this.name,
+      fault: event.fault,
+      unconfirmed: report.unconfirmed,
+      uptimeMs: event.uptimeMs,
+      willReconnect: event.willReconnect,
+      sent: report.sent,
+      resend: this.#window !== undefined,
+      partialInboundBytes: report.partialInboundBytes,
+    };
+    this.#events.emit(
+      'disconnect',
+      withDeprecatedField(
+        payload,
+        'written',
+        report.sent,
+        'HOLDFAST_DEP005',
+        "ReconnectingSocket: 'written' is now 'sent', as in every holdfast object's stats and events",
+      ),
+    );
   }
 
   async #finish(reason: 'close' | 'give-up'): Promise<void> {
@@ -540,7 +582,18 @@ export class ReconnectingSocket {
     } catch (error) {
       warn(`ReconnectingSocket '${this.name}': closing failed`, error);
     }
-    this.#events.emit('close', { event: 'close', name: this.name, reason });
+    const fault = this.#gaveUpWith;
+    const payload = { event: 'close' as const, name: this.name, gaveUp: reason === 'give-up', ...(fault === undefined ? {} : { fault }) };
+    this.#events.emit(
+      'close',
+      withDeprecatedField(
+        payload,
+        'reason',
+        reason,
+        'HOLDFAST_DEP006',
+        "ReconnectingSocket: the 'close' event's 'reason' is now 'gaveUp' (true after a give-up)",
+      ),
+    );
     this.#events.clear();
     this.#data.clear();
     this.#messages.clear();

@@ -37,7 +37,7 @@ describe('through the chaos proxy', () => {
     const { srv, proxy } = await serverBehindProxy({ framing: 'length-prefixed' });
     const socket = client({ port: proxy.port, framing: 'length-prefixed' });
     const disconnects = record(socket, 'disconnect');
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     // A real RST after 64 KiB of the 1 MiB message went through.
     proxy.addToxic({ name: 'cut', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { after_bytes: 65_536 } });
     socket.send(Buffer.alloc(1024 * 1024, 0x61));
@@ -65,7 +65,7 @@ describe('through the chaos proxy', () => {
       },
     });
     const disconnects = record(socket, 'disconnect');
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     proxy.addToxic({ name: 'cut', type: 'reset_peer', stream: 'upstream', toxicity: 1, attributes: { after_bytes: 100_000 } });
     const big = Buffer.alloc(512 * 1024, 0x62);
     big.write('1       ');
@@ -158,7 +158,7 @@ describe('through the chaos proxy', () => {
       heartbeat: { intervalMs, timeoutMs, ping: 'PING', isPong: (m) => m.toString() === 'PONG' },
     });
     const disconnects = record(socket, 'disconnect');
-    const connects = record(socket, 'connect');
+    const connects = record(socket, 'open');
     await until(() => connects.length === 1, 'the connection');
     await sleep(250);
     expect(srv.texts().filter((t) => t === 'PING').length).toBeGreaterThanOrEqual(1);
@@ -217,7 +217,7 @@ describe('through the chaos proxy', () => {
       const reconnecting = record(socket, 'reconnecting');
       const disconnects = record(socket, 'disconnect');
       const drops = record(socket, 'drop');
-      await new Promise((resolve) => socket.once('connect', resolve));
+      await new Promise((resolve) => socket.once('open', resolve));
       await proxy.disable({ mode: 'refuse', existing: 'reset' });
       for (let i = 1; i <= 10; i++) socket.send(`m${i}`);
       await until(() => reconnecting.some((e) => e.fault.code === 'ECONNREFUSED'), 'a refused attempt');
@@ -238,7 +238,7 @@ describe('through the chaos proxy', () => {
       if (withConfirm) {
         expect(arrived).toEqual(sent);
       } else {
-        const reported = disconnects.reduce((sum, e) => sum + e.written.messages, 0);
+        const reported = disconnects.reduce((sum, e) => sum + e.sent.messages, 0);
         expect(sent.length - arrived.length).toBeLessThanOrEqual(reported);
       }
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -255,7 +255,7 @@ describe('through the chaos proxy', () => {
       client({ port: proxy.port, framing: 'lines' }),
       client({ port: proxy.port, framing: 'lines', onConnect: () => new Promise(() => {}) }),
     ];
-    await new Promise((resolve) => sockets[0]!.once('connect', resolve));
+    await new Promise((resolve) => sockets[0]!.once('open', resolve));
     sockets[0]!.send('in flight');
     // One open with a write in flight, one connecting, one stuck in onConnect.
     await Promise.all(sockets.map((s) => s.close()));

@@ -48,7 +48,7 @@ describe('server restart', () => {
     const socket = client({ port: srv.port, framing: 'lines' });
     const disconnects = record(socket, 'disconnect');
     const reconnecting = record(socket, 'reconnecting');
-    const connects = record(socket, 'connect');
+    const connects = record(socket, 'open');
     const answers: string[] = [];
     socket.on('message', (m) => answers.push(m.toString()));
     socket.send('before');
@@ -78,7 +78,7 @@ describe('reconnectNow()', () => {
     const srv = await server({ framing: 'lines', onMessage: (m, reply) => reply(`ack ${m.toString()}`) });
     const socket = client({ port: srv.port, framing: 'lines', schedule: constant(60_000) });
     const reconnecting = record(socket, 'reconnecting');
-    const connects = record(socket, 'connect');
+    const connects = record(socket, 'open');
     const answers: string[] = [];
     socket.on('message', (m) => answers.push(m.toString()));
     await until(() => connects.length === 1, 'the first connect');
@@ -130,7 +130,7 @@ describe('resets mid-message', () => {
     await until(() => true, '');
     const socket = client({ port: srv.port, framing: 'length-prefixed' });
     const disconnects = record(socket, 'disconnect');
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     for (const s of srv.connections) watcher(s);
     const big = Buffer.alloc(4 * 1024 * 1024, 1);
     socket.send(big);
@@ -154,7 +154,7 @@ describe('resets mid-message', () => {
       const srv = await server({ framing });
       const socket = client({ port: srv.port, framing });
       const disconnects = record(socket, 'disconnect');
-      await new Promise((resolve) => socket.once('connect', resolve));
+      await new Promise((resolve) => socket.once('open', resolve));
       socket.send('\u00e9t\u00e9'); // 5 bytes in UTF-8
       socket.send(new Uint8Array([1, 2, 3]));
       socket.send(Buffer.from('xy'));
@@ -162,7 +162,7 @@ describe('resets mid-message', () => {
       srv.resetAll();
       await until(() => disconnects.length === 1, 'the disconnect');
       const onWire = { messages: 3, bytes: 10 + 3 * overhead };
-      expect(disconnects[0]!.written).toEqual(onWire);
+      expect(disconnects[0]!.sent).toEqual(onWire);
       // The server never answered: all of it is unconfirmed.
       expect(disconnects[0]!.unconfirmed).toEqual(onWire);
     });
@@ -231,7 +231,7 @@ describe('resets mid-message', () => {
     await sleep(100);
     const arrived = new Set(srv.texts());
     const lost = total - arrived.size;
-    const written = disconnects.reduce((sum, e) => sum + e.written.messages, 0);
+    const written = disconnects.reduce((sum, e) => sum + e.sent.messages, 0);
     expect(disconnects.length).toBeGreaterThan(5);
     expect(drops).toEqual([]);
     expect(srv.received.length).toBe(arrived.size);
@@ -314,7 +314,7 @@ describe('exactly-once with confirm', () => {
       confirm: { sequenceOf: (m) => Number(m.toString()), ackOf: () => undefined },
     });
     const drops = record(socket, 'drop');
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     socket.send('1');
     socket.send('2');
     expect(() => socket.send('2')).toThrow(/sequenceOf must return a number greater than the previous message's \(2\), got 2/);
@@ -396,7 +396,7 @@ describe('overflow policies while the server is down', () => {
       const srv = await server({ framing: 'raw' });
       const socket = client({ port: srv.port, ...(queue === false ? { queue } : {}) });
       const drains = record(socket, 'drain');
-      await new Promise((resolve) => socket.once('connect', resolve));
+      await new Promise((resolve) => socket.once('open', resolve));
       // Above the socket's high-water mark on its own: written at once, and the caller is asked to wait.
       const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
       expect(socket.write(big)).toBe(false);
@@ -437,7 +437,7 @@ describe('half-open and idle connections', () => {
     const messages: string[] = [];
     socket.on('message', (m) => messages.push(m.toString()));
     const disconnects = record(socket, 'disconnect');
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once('open', resolve));
     await sleep(400);
     // Pongs kept the connection up and were not delivered as messages.
     expect(disconnects).toEqual([]);
@@ -458,7 +458,7 @@ describe('half-open and idle connections', () => {
     const srv = await server({ framing: 'lines' });
     const socket = client({ port: srv.port, framing: 'lines', idleTimeoutMs: 80 });
     const disconnects = record(socket, 'disconnect');
-    const connects = record(socket, 'connect');
+    const connects = record(socket, 'open');
     await until(() => disconnects.length >= 1 && connects.length >= 2, 'an idle disconnect and a reconnect');
     expect(disconnects[0]!.fault.code).toBe('ETIMEDOUT');
     expect(disconnects[0]!.fault.message).toMatch(/idle timeout/);
@@ -486,7 +486,7 @@ describe('a herd of clients', () => {
     const delays: number[] = [];
     for (const c of clients) {
       c.once('reconnecting', (e) => delays.push(e.delayMs));
-      c.once('disconnect', () => c.once('connect', () => connectTimes.push(performance.now())));
+      c.once('disconnect', () => c.once('open', () => connectTimes.push(performance.now())));
     }
     await srv.stop();
     const upAt = performance.now();
@@ -554,7 +554,7 @@ describe('TLS', () => {
     const srv = await server({ framing: 'lines', tls: { key: certs.key, cert: certs.cert } });
     const socket = client({ port: srv.port, framing: 'lines', tls: true, maxAttempts: 2 });
     const giveUps = record(socket, 'give-up');
-    const connects = record(socket, 'connect');
+    const connects = record(socket, 'open');
     await until(() => giveUps.length === 1, 'give-up');
     expect(connects).toEqual([]);
     expect(giveUps[0]!.fault.code).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER_CERT/);

@@ -1,5 +1,6 @@
 import { constant } from '@holdfast/core';
-import { ReconnectingSocket, type ReconnectingSocketEvents } from '@holdfast/net';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { DEFAULT_NET_SCHEDULE, ReconnectingSocket, type ReconnectingSocketEvents, type ReconnectingSocketStats } from '@holdfast/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { failOnEscapedErrors, settle, socketHandles, until, watchHandles } from './support/leaks.js';
 import { TestServer } from './support/test-server.js';
@@ -25,8 +26,7 @@ function client(options: ConstructorParameters<typeof ReconnectingSocket>[0]): R
   return socket;
 }
 
-const connected = (socket: ReconnectingSocket): Promise<ReconnectingSocketEvents['connect']> =>
-  new Promise((resolve) => socket.once('connect', resolve));
+const connected = (socket: ReconnectingSocket): Promise<ReconnectingSocketEvents['open']> => new Promise((resolve) => socket.once('open', resolve));
 
 describe('ReconnectingSocket against a real server', () => {
   it('raw: writes reach the server and its answers arrive as data', async () => {
@@ -212,7 +212,7 @@ describe('ReconnectingSocket against a real server', () => {
     socket.on('drop', (e) => drops.push(e));
     expect(socket.send('late')).toBe(false);
     expect(socket.state).toBe('closed');
-    expect(socket.stats().dropped).toBe(1);
+    expect(socket.stats().dropped).toMatchObject({ closed: 1, total: 1 });
   });
 
   it('close() drops what is still queued, each with an event, and leaves no socket or timer behind', async () => {
@@ -275,8 +275,57 @@ describe('ReconnectingSocket against a real server', () => {
     );
     expect(make({ port: 1, keepAliveMs: -1 })).toThrow(/'keepAliveMs'.*got -1/);
     expect(make({ port: 1, maxMessageBytes: 1.5 })).toThrow(/'maxMessageBytes'.*got 1.5/);
-    expect(make({ port: 1, queue: { overflow: 'spill' } })).toThrow(/'overflow'.*got "spill"/);
+    expect(make({ port: 1, queue: { overflow: 'spill' } })).toThrow(
+      `ReconnectingSocket: option 'queue.overflow' must be 'reject', 'drop-oldest' or 'drop-newest', got "spill"`,
+    );
     expect(make({ port: 1, maxAttempts: 0 })).toThrow(/'maxAttempts'.*got 0/);
-    expect(make({ port: 1, onConnect: 'hello' })).toThrow(/'onConnect' must be a function, got "hello"/);
+    expect(make({ port: 1, onConnect: 'hello' })).toThrow(/'onConnect' must be a function .*, got "hello"/);
+    expect(make({ port: 1, maxAttempts: 0 })).toThrow("ReconnectingSocket: option 'maxAttempts' must be an integer >= 1, or Infinity, got 0");
+    // Unknown keys are refused with a hint, at every level, instead of being ignored.
+    expect(make({ port: 1, connectTimeout: 5 })).toThrow("ReconnectingSocket: unknown option 'connectTimeout' (did you mean connectTimeoutMs?)");
+    expect(make({ port: 1, queue: { maxMessages: 5 } })).toThrow("unknown option 'queue.maxMessages'");
+    expect(make({ port: 1, heartbeat: { interval: 10, ping: 'p' } })).toThrow("unknown option 'heartbeat.interval' (did you mean intervalMs?)");
+    expect(make({ port: 1, framing: 'lines', confirm: { sequenceOf: () => 1, ackOf: () => 1, maxUnconfirmd: 2 } })).toThrow(
+      "unknown option 'confirm.maxUnconfirmd' (did you mean maxUnconfirmed?)",
+    );
+  });
+
+  it("the old names work for one release, each with one DeprecationWarning: 'connect', written, a numeric dropped, close.reason, DEFAULT_NET_SCHEDULE, holdfast:net", async () => {
+    const srv = await server({ framing: 'lines' });
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const legacy: string[] = [];
+    const onLegacy = (message: unknown): void => void legacy.push((message as { event: string }).event);
+    diagnosticsChannel.subscribe('holdfast:net', onLegacy);
+    try {
+      const socket = new ReconnectingSocket({ host: '127.0.0.1', port: srv.port, framing: 'lines', schedule: DEFAULT_NET_SCHEDULE });
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old name, on purpose
+      const opened = await new Promise<ReconnectingSocketEvents['open']>((resolve) => socket.once('connect', resolve));
+      expect(opened).toMatchObject({ event: 'open', attempt: 1 });
+      socket.send('a');
+      const stats = socket.stats() as ReconnectingSocketStats & { written: number };
+      expect(stats.written).toBe(stats.sent);
+      expect((stats.dropped as unknown as number) + 0).toBe(0);
+      const disconnected = new Promise<ReconnectingSocketEvents['disconnect'] & { written?: unknown }>((resolve) =>
+        socket.once('disconnect', resolve),
+      );
+      srv.resetAll();
+      const lost = await disconnected;
+      expect(lost.written).toEqual(lost.sent);
+      expect(DEFAULT_NET_SCHEDULE.next({ attempt: 1, previousDelayMs: 0, random: () => 0 })).toBe(0);
+      const closed = new Promise<ReconnectingSocketEvents['close'] & { reason?: string }>((resolve) => socket.once('close', resolve));
+      await socket.close();
+      expect((await closed).reason).toBe('close');
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+      diagnosticsChannel.unsubscribe('holdfast:net', onLegacy);
+    }
+    const codes = warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code);
+    expect(codes.sort()).toEqual(['HOLDFAST_DEP002', 'HOLDFAST_DEP004', 'HOLDFAST_DEP005', 'HOLDFAST_DEP006', 'HOLDFAST_DEP007', 'HOLDFAST_DEP008']);
+    // The old channel still got the lifecycle while it had a subscriber.
+    expect(legacy).toContain('open');
+    expect(legacy).toContain('disconnect');
   });
 });

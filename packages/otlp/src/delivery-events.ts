@@ -1,20 +1,26 @@
-import type { Fault } from '@holdfast/core';
+import type { DropCounts, DropEvent as SharedDropEvent, DropReason as CoreDropReason, Fault } from '@holdfast/core';
 
-/** Why a batch was lost. Every loss has a `'drop'` event and a counter. */
-export type DropReason =
-  | 'overflow' // the queue was full (maxQueueBatches / maxQueueBytes)
-  | 'too-large' // the batch alone exceeds maxQueueBytes
-  | 'rejected' // the collector or the setup refused it for good (a 400, a protocol mismatch, an untrusted certificate)
-  | 'expired' // undelivered for maxBatchAgeMs
-  | 'shutdown'; // still queued when shutdown() ran out of time, or exported after shutdown
+/**
+ * Why a batch was lost: core's one `DropReason` vocabulary. The exporter uses
+ * `overflow` (the queue was full), `too-large` (the batch alone exceeds
+ * `queue.maxBytes`), `rejected` (the collector or the setup refused it for
+ * good: a 400, a protocol mismatch, an untrusted certificate), `expired`
+ * (undelivered for `maxBatchAgeMs`) and `closed` (still queued when
+ * `shutdown()` ran out of time, or exported after it; it was `'shutdown'`).
+ * Every loss has a `'drop'` event and a counter.
+ *
+ * @deprecated Import `DropReason` from `@holdfast/core`.
+ */
+export type DropReason = CoreDropReason;
 
-export interface DropEvent {
-  readonly event: 'drop';
-  readonly name: string;
-  readonly reason: DropReason;
+/** A batch was lost: core's shared drop payload, with the number of items and the fault when there was one. */
+export interface BatchDropEvent extends SharedDropEvent {
   readonly items: number;
   readonly fault?: Fault;
 }
+
+/** @deprecated `BatchDropEvent` (the reason `'shutdown'` is now `'closed'`). */
+export type DropEvent = BatchDropEvent;
 
 /** A batch is being sent again; `attempt` is the attempt now starting (2 for the first retry). */
 export interface BatchRetryEvent {
@@ -48,8 +54,13 @@ export interface BreakerEvent {
   readonly fault?: Fault;
 }
 
+/**
+ * The exporter's events; each is also published once on
+ * `node:diagnostics_channel`: `drop` on `holdfast:drop`, `breaker` on
+ * `holdfast:breaker`, the rest on `holdfast:otlp`.
+ */
 export interface ResilientExporterEvents {
-  drop: DropEvent;
+  drop: BatchDropEvent;
   retry: BatchRetryEvent;
   delivered: DeliveredEvent;
   misconfigured: MisconfiguredEvent;
@@ -69,8 +80,8 @@ export interface ResilientExporterStats {
   readonly queued: { readonly batches: number; readonly items: number; readonly bytes: number };
   /** Batches being delivered now. */
   readonly inFlight: number;
-  /** Items lost, in total and by reason. */
-  readonly dropped: Readonly<Record<DropReason, number>> & { readonly total: number };
+  /** Items lost, by reason (core's `DropReason`) and in all. (`dropped.shutdown`, the old name of `dropped.closed`, still reads for one release.) */
+  readonly dropped: DropCounts;
   readonly breaker: 'open' | 'half-open' | 'closed';
   /** Disk spool (`spoolDir`): items written and restored since start, files and bytes on disk now. */
   readonly spool: { readonly written: number; readonly restored: number; readonly files: number; readonly bytes: number };

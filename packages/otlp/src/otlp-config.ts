@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatValue, redactText } from '@holdfast/core';
+import { formatValue, redactText, rule, type OptionRule, type OptionRules } from '@holdfast/core';
 import type { OtlpProtocol } from './otlp-fault.js';
 
 /**
@@ -45,6 +45,22 @@ export interface OtlpConnection {
 }
 
 const PROTOCOLS: readonly OtlpProtocol[] = ['grpc', 'http/protobuf', 'http/json'];
+
+const pemRule: OptionRule = { test: (v) => typeof v === 'string' || Buffer.isBuffer(v), accepted: 'PEM text (a string or a Buffer) or a file path' };
+
+/** The keys of `OtlpConnectionOptions` and what each accepts; the values (and the variables) are checked by `resolveOtlpConnection`. */
+export const connectionOptionRules: OptionRules = {
+  protocol: rule.oneOf(PROTOCOLS),
+  url: rule.string(),
+  endpoint: rule.string(),
+  headers: rule.object('an object of header names and values'),
+  timeoutMillis: rule.timerMs(),
+  compression: rule.oneOf(['gzip', 'none']),
+  ca: pemRule,
+  cert: pemRule,
+  key: pemRule,
+  env: rule.object('an object like process.env'),
+};
 const PATHS: Readonly<Record<OtlpSignal, string>> = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' };
 
 function fail(what: string, value: unknown, accepted: string): never {

@@ -20,9 +20,10 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { OtlpGrpcTransport } from './grpc-transport.js';
 import { OtlpHttpTransport } from './http-transport.js';
-import { resolveOtlpConnection, type OtlpConnection, type OtlpConnectionOptions, type OtlpSignal } from './otlp-config.js';
+import { checkOptions } from '@holdfast/core';
+import { connectionOptionRules, resolveOtlpConnection, type OtlpConnection, type OtlpConnectionOptions, type OtlpSignal } from './otlp-config.js';
 import { debugFromEnv } from './debug-level.js';
-import type { ResilientExporterOptions } from './resilient-options.js';
+import { resilientOptionRules, type ResilientExporterOptions } from './resilient-options.js';
 import { resilientExporter, type ExporterContext, type ResilientExporter } from './resilient-exporter.js';
 import type { BatchOf, MetricSelectorsOf } from './exporter-shape.js';
 import type { SpoolCodec } from './disk-spool.js';
@@ -69,10 +70,20 @@ function networkExporter<Batch>(
   };
 }
 
+const FACTORY_RULES = { ...connectionOptionRules, ...resilientOptionRules };
+
+/** Refuses unknown keys (with a did-you-mean hint) among the connection's and the wrapper's options together. */
+function checkFactoryOptions(where: string, options: OtlpExporterOptions): void {
+  checkOptions(where, options, FACTORY_RULES);
+}
+
+/** The wrapper's share of the factory options, with the factory's name and debug defaults. */
 function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: OtlpExporterOptions): ResilientExporterOptions {
+  const wrapper: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (key in resilientOptionRules) wrapper[key] = value;
   // OTEL_LOG_LEVEL comes from the same place as the exporter variables (the `env` option, else process.env).
   const debug = options.debug ?? debugFromEnv(options.env ?? process.env);
-  return { ...options, debug, name: options.name ?? `${signal} ${connection.protocol}` };
+  return { ...(wrapper as ResilientExporterOptions), debug, name: options.name ?? `${signal} ${connection.protocol}` };
 }
 
 type Spans = BatchOf<GrpcTraceExporter>;
@@ -102,6 +113,7 @@ function contextOf<Batch>(connection: OtlpConnection, codec: SpoolCodec<Batch>, 
 
 /** A trace exporter for `BatchSpanProcessor` / `NodeSDK({ traceExporter })`. */
 export function createTraceExporter(options: OtlpExporterOptions = {}): ResilientExporter<Spans> {
+  checkFactoryOptions('createTraceExporter', options);
   const connection = resolveOtlpConnection('traces', options);
   const serializers = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer };
   const { delegate, codec, transport } = networkExporter('traces', connection, serializers, 'span_exporter', TraceExporterMetricsHelper);
@@ -114,6 +126,7 @@ export function createTraceExporter(options: OtlpExporterOptions = {}): Resilien
 
 /** A metric exporter for `PeriodicExportingMetricReader`. */
 export function createMetricExporter(options: OtlpExporterOptions = {}): ResilientExporter<Metrics> & MetricSelectorsOf<OTLPMetricExporterBase> {
+  checkFactoryOptions('createMetricExporter', options);
   const connection = resolveOtlpConnection('metrics', options);
   const serializers = { json: JsonMetricsSerializer, protobuf: ProtobufMetricsSerializer };
   const { delegate, codec, transport } = networkExporter('metrics', connection, serializers, 'metric_exporter', MetricsExporterMetricsHelper);
@@ -127,6 +140,7 @@ export function createMetricExporter(options: OtlpExporterOptions = {}): Resilie
 
 /** A log record exporter for `BatchLogRecordProcessor`. */
 export function createLogExporter(options: OtlpExporterOptions = {}): ResilientExporter<Logs> {
+  checkFactoryOptions('createLogExporter', options);
   const connection = resolveOtlpConnection('logs', options);
   const serializers = { json: JsonLogsSerializer, protobuf: ProtobufLogsSerializer };
   const { delegate, codec, transport } = networkExporter('logs', connection, serializers, 'log_exporter', LogsExporterMetricsHelper);

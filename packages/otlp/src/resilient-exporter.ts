@@ -10,12 +10,14 @@ import {
   type CircuitBreaker,
   honorRetryAfter,
   redactText,
+  warnDeprecated,
+  type DropReason,
   type Fault,
   type Listener,
   type RetryPolicy,
 } from '@holdfast/core';
 import { measureBatch } from './batch-size.js';
-import type { DropReason, ResilientExporterEvents, ResilientExporterStats } from './delivery-events.js';
+import type { ResilientExporterEvents, ResilientExporterStats } from './delivery-events.js';
 import { DiskSpool, type SpoolCodec } from './disk-spool.js';
 import { exportOnce } from './export-attempt.js';
 import type { BatchExporter, BatchOf, MetricSelectorsOf } from './exporter-shape.js';
@@ -98,7 +100,16 @@ export class ResilientExporter<Batch> {
   #lastFault: Fault | undefined;
   #spoolWritten = 0;
   #spoolRestored = 0;
-  readonly #dropped: Record<DropReason, number> = { overflow: 0, 'too-large': 0, rejected: 0, expired: 0, shutdown: 0 };
+  readonly #dropped: Record<DropReason, number> = {
+    overflow: 0,
+    'too-large': 0,
+    'not-connected': 0,
+    closed: 0,
+    'give-up': 0,
+    cleared: 0,
+    rejected: 0,
+    expired: 0,
+  };
 
   constructor(exporter: BatchExporter<Batch>, options?: ResilientExporterOptions, context: ExporterContext<Batch> = {}) {
     if (typeof (exporter as Partial<BatchExporter<Batch>> | null)?.export !== 'function') {
@@ -121,14 +132,14 @@ export class ResilientExporter<Batch> {
     this.name = this.#options.name;
     this.#queue = new OutboundQueue<QueuedBatch<Batch>>({
       name: this.name,
-      maxItems: this.#options.maxQueueBatches,
-      maxBytes: this.#options.maxQueueBytes,
-      overflow: this.#options.overflow,
+      ...this.#options.queue,
       sizeOf: (entry) => entry.bytes,
+      // Its drops are reported as this exporter's 'drop' events (with the items they held): published once.
+      publish: false,
     });
     this.#queue.on('drop', ({ item, reason }) => {
       this.#queuedItems -= item.items;
-      this.#drop(item, reason === 'overflow' || reason === 'too-large' ? reason : 'shutdown');
+      this.#drop(item, reason === 'overflow' || reason === 'too-large' ? reason : 'closed');
     });
     const breaker = this.#options.breaker === undefined ? undefined : createBreaker(this.#options.breaker);
     // Every attempt goes through the breaker (core's policy: it opens on a run of failures or on batches that failed
@@ -213,7 +224,17 @@ export class ResilientExporter<Batch> {
   }
 
   stats(): ResilientExporterStats {
-    const dropped = { ...this.#dropped };
+    const dropped = { ...this.#dropped, total: Object.values(this.#dropped).reduce((a, b) => a + b, 0) };
+    Object.defineProperty(dropped, 'shutdown', {
+      get(this: typeof dropped) {
+        warnDeprecated(
+          'HOLDFAST_DEP013',
+          "resilientExporter: the drop reason 'shutdown' is now 'closed' (core's one DropReason vocabulary); read stats().dropped.closed",
+        );
+        return this.closed;
+      },
+      enumerable: false,
+    });
     return {
       accepted: { batches: this.#acceptedBatches, items: this.#acceptedItems },
       exported: this.#exported,
@@ -221,16 +242,25 @@ export class ResilientExporter<Batch> {
       possibleDuplicates: this.#possibleDuplicates,
       queued: { batches: this.#queue.length, items: this.#queuedItems, bytes: this.#queue.bytes },
       inFlight: this.#inFlight,
-      dropped: { ...dropped, total: Object.values(dropped).reduce((a, b) => a + b, 0) },
+      dropped,
       breaker: this.#breaker?.state ?? 'closed',
       spool: { written: this.#spoolWritten, restored: this.#spoolRestored, files: this.#spool?.files ?? 0, bytes: this.#spool?.bytes ?? 0 },
       lastFault: this.#lastFault,
     };
   }
 
-  /** Adds a listener; returns a function that removes it. Also published on `holdfast:otlp`, `holdfast:drop`, `holdfast:breaker`. */
+  /**
+   * Adds a listener; returns a function that removes it. A listener that
+   * throws becomes a process warning and breaks nothing. Each event is also
+   * published once on `holdfast:otlp`, `holdfast:drop` or `holdfast:breaker`.
+   */
   on<K extends keyof ResilientExporterEvents>(name: K, listener: Listener<ResilientExporterEvents[K]>): () => void {
     return this.#events.on(name, listener);
+  }
+
+  /** Like `on`, but the listener runs once. */
+  once<K extends keyof ResilientExporterEvents>(name: K, listener: Listener<ResilientExporterEvents[K]>): () => void {
+    return this.#events.once(name, listener);
   }
 
   off<K extends keyof ResilientExporterEvents>(name: K, listener: Listener<ResilientExporterEvents[K]>): void {
@@ -243,7 +273,7 @@ export class ResilientExporter<Batch> {
     this.#acceptedItems += items;
     const entry: QueuedBatch<Batch> = { batch, encoded: undefined, spoolFile: undefined, items, bytes, queuedAt: Date.now(), lastFault: undefined };
     if (this.#state !== 'running') {
-      this.#drop(entry, 'shutdown');
+      this.#drop(entry, 'closed');
       return { code: ExportResultCode.FAILED, error: new Error(`exporter '${this.name}' is shut down; the batch was dropped`) };
     }
     this.#queuedItems += items;
@@ -290,7 +320,7 @@ export class ResilientExporter<Batch> {
     } catch (error) {
       const waitedTooLong =
         (error instanceof RetryError && error.reason === 'deadline') || Date.now() >= entry.queuedAt + this.#options.maxBatchAgeMs;
-      const reason: DropReason = this.#closing.signal.aborted ? 'shutdown' : waitedTooLong ? 'expired' : 'rejected';
+      const reason: DropReason = this.#closing.signal.aborted ? 'closed' : waitedTooLong ? 'expired' : 'rejected';
       this.#drop(entry, reason, entry.lastFault ?? (error instanceof HoldfastError ? error.fault : undefined));
     } finally {
       this.#inFlight--;
@@ -388,7 +418,7 @@ export class ResilientExporter<Batch> {
   }
 
   #drop(entry: QueuedBatch<Batch>, reason: DropReason, fault?: Fault): void {
-    if (reason === 'shutdown' && this.#keep(entry)) {
+    if (reason === 'closed' && this.#keep(entry)) {
       this.#log(`kept ${entry.items} undelivered items in the spool for the next run`);
       return;
     }

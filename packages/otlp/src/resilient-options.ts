@@ -1,15 +1,45 @@
-import { RetryBudget, exponential, formatValue, type BreakerOptions, type Schedule } from '@holdfast/core';
+import {
+  RetryBudget,
+  checkBudgetOptions,
+  checkOptions,
+  exponential,
+  queueOptionRules,
+  rule,
+  warnDeprecated,
+  type BreakerOptions,
+  type OptionRule,
+  type OptionRules,
+  type RetryBudgetOptions,
+  type Schedule,
+} from '@holdfast/core';
 import { debugFromEnv } from './debug-level.js';
+
+/**
+ * Core's queue shape (`maxItems`, `maxBytes`, `overflow`), for batches. The
+ * items are batches of up to 512 spans, not messages, so the defaults are the
+ * exporter's own (512 batches, 64 MiB); and `export()` must never throw into
+ * the SDK, so there is no `'reject'` and no high-water mark.
+ */
+export interface BatchQueueOptions {
+  /** Most batches waiting for delivery. Default 512 (about 260 000 spans at the SDK's batch size). */
+  readonly maxItems?: number;
+  /** Most estimated bytes waiting for delivery. Default 64 MiB. */
+  readonly maxBytes?: number;
+  /** Which batch is lost when the queue is full. Default `'drop-oldest'`: in an outage the newest telemetry is the most useful. */
+  readonly overflow?: 'drop-oldest' | 'drop-newest';
+}
 
 /** Options of `resilientExporter()`; every one has a default. */
 export interface ResilientExporterOptions {
   /** Shown in events, stats and the debug log. Default `'otlp'`. */
   readonly name?: string;
-  /** Most batches waiting for delivery. Default 512 (about 260 000 spans at the SDK's batch size). */
+  /** The batches waiting for delivery: `{ maxItems = 512, maxBytes = 64 MiB, overflow = 'drop-oldest' }`. */
+  readonly queue?: BatchQueueOptions;
+  /** @deprecated `queue.maxItems`. */
   readonly maxQueueBatches?: number;
-  /** Most estimated bytes waiting for delivery. Default 64 MiB. */
+  /** @deprecated `queue.maxBytes`. */
   readonly maxQueueBytes?: number;
-  /** Which batch is lost when the queue is full. Default `'drop-oldest'`: in an outage the newest telemetry is the most useful. */
+  /** @deprecated `queue.overflow`. */
   readonly overflow?: 'drop-oldest' | 'drop-newest';
   /**
    * Batches delivered at once. Default 4: what the SDK's `BatchSpanProcessor`
@@ -23,8 +53,11 @@ export interface ResilientExporterOptions {
   readonly maxBatchAgeMs?: number;
   /** Delay between attempts of one batch. Default full-jitter exponential from 200 ms up to 5 s. */
   readonly schedule?: Schedule;
-  /** Shared retry budget; `false` for none. Default a `RetryBudget` (10 % of batches + 10 retries/s). */
-  readonly budget?: RetryBudget | false;
+  /**
+   * The retry budget: its options (the same shape as the HTTP client's `budget`), a `RetryBudget` to
+   * share one between exporters, or `false` for none. Default `{}`: 10 % of batches + 10 retries/s.
+   */
+  readonly budget?: RetryBudgetOptions | RetryBudget | false;
   /**
    * Circuit breaker (core's, opossum underneath) around every attempt: while
    * open, attempts fail fast without a connection and batches wait in the
@@ -59,9 +92,7 @@ export interface ResilientExporterOptions {
 
 export interface ResolvedOptions {
   readonly name: string;
-  readonly maxQueueBatches: number;
-  readonly maxQueueBytes: number;
-  readonly overflow: 'drop-oldest' | 'drop-newest';
+  readonly queue: Required<BatchQueueOptions>;
   readonly concurrency: number;
   readonly attemptTimeoutMs: number;
   readonly maxBatchAgeMs: number;
@@ -75,26 +106,51 @@ export interface ResolvedOptions {
   readonly maxSpoolBytes: number;
 }
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`resilientExporter: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
+const WHERE = 'resilientExporter';
 
-const isInt = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isInteger(value) && value >= min;
-const isMs = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isFinite(value) && value >= min;
+const OVERFLOW = rule.oneOf(['drop-oldest', 'drop-newest']);
 
-export function resolveOptions(options: ResilientExporterOptions | undefined): ResolvedOptions {
-  check('options', options, options === undefined || (typeof options === 'object' && (options as unknown) !== null), 'an object');
+const QUEUE_RULES: OptionRules = {
+  maxItems: queueOptionRules.maxItems as OptionRule,
+  maxBytes: queueOptionRules.maxBytes as OptionRule,
+  overflow: OVERFLOW,
+};
+
+/** The checks of `ResilientExporterOptions`; the factories check these with the connection's. */
+export const resilientOptionRules: OptionRules = {
+  name: rule.string(),
+  queue: rule.object('{ maxItems, maxBytes, overflow }'),
+  maxQueueBatches: QUEUE_RULES.maxItems as OptionRule,
+  maxQueueBytes: QUEUE_RULES.maxBytes as OptionRule,
+  overflow: OVERFLOW,
+  concurrency: rule.integer(1, 64),
+  attemptTimeoutMs: rule.timerMs(),
+  maxBatchAgeMs: rule.number(1),
+  schedule: rule.schedule(),
+  budget: rule.either(rule.objectOrFalse('RetryBudget options ({ ratio?, minRetriesPerSecond?, ttlMs?, connectPhaseCost? })'), {
+    test: (v) => v instanceof RetryBudget,
+    accepted: 'a RetryBudget',
+  }),
+  breaker: rule.objectOrFalse('breaker options (an object)'),
+  flushTimeoutMs: rule.timerMs(0),
+  shutdownTimeoutMs: rule.timerMs(0),
+  spoolDir: { test: (v) => typeof v === 'string' && v.length > 0, accepted: 'a directory path (a non-empty string)' },
+  maxSpoolBytes: rule.number(1),
+  debug: { test: (v) => typeof v === 'boolean' || typeof v === 'function', accepted: 'a boolean or a function receiving lines' },
+};
+
+/** Checks the options (unknown keys refused with a did-you-mean hint) and fills in the defaults, all in one block below. */
+export function resolveOptions(options: ResilientExporterOptions | undefined, where = WHERE): ResolvedOptions {
+  checkOptions(where, options, resilientOptionRules);
   const o = options ?? {};
   const {
     name = 'otlp',
-    maxQueueBatches = 512,
-    maxQueueBytes = 64 * 1024 * 1024,
-    overflow = 'drop-oldest',
+    queue = {},
     concurrency = 4,
     attemptTimeoutMs = 15_000,
     maxBatchAgeMs = 300_000,
     schedule = exponential({ initialMs: 200, maxMs: 5_000 }),
-    budget = new RetryBudget({ name: o.name ?? 'otlp' }),
+    budget = {},
     breaker = {},
     flushTimeoutMs = 10_000,
     shutdownTimeoutMs = 5_000,
@@ -102,42 +158,15 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     maxSpoolBytes = 256 * 1024 * 1024,
     debug = debugFromEnv(process.env),
   } = o;
-  check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
-  check('maxQueueBatches', maxQueueBatches, isInt(maxQueueBatches, 1), 'an integer >= 1');
-  check('maxQueueBytes', maxQueueBytes, isMs(maxQueueBytes, 1), 'a finite number >= 1');
-  check('overflow', overflow, (['drop-oldest', 'drop-newest'] as unknown[]).includes(overflow), "'drop-oldest' or 'drop-newest'");
-  check('concurrency', concurrency, isInt(concurrency, 1) && concurrency <= 64, 'an integer from 1 to 64');
-  check('attemptTimeoutMs', attemptTimeoutMs, isMs(attemptTimeoutMs, 1), 'a finite number >= 1');
-  check('maxBatchAgeMs', maxBatchAgeMs, isMs(maxBatchAgeMs, 1), 'a finite number >= 1');
-  check('schedule', schedule, typeof (schedule as Partial<Schedule> | null)?.next === 'function', 'a Schedule (for example exponential())');
-  check('budget', budget, budget === false || budget instanceof RetryBudget, 'a RetryBudget or false');
-  check(
-    'breaker',
-    breaker,
-    breaker === false || (typeof breaker === 'object' && (breaker as unknown) !== null),
-    'breaker options (an object) or false',
-  );
-  check('flushTimeoutMs', flushTimeoutMs, isMs(flushTimeoutMs, 0), 'a finite number >= 0');
-  check('shutdownTimeoutMs', shutdownTimeoutMs, isMs(shutdownTimeoutMs, 0), 'a finite number >= 0');
-  check(
-    'spoolDir',
-    spoolDir,
-    spoolDir === undefined || (typeof spoolDir === 'string' && spoolDir.length > 0),
-    'a directory path (a non-empty string)',
-  );
-  check('maxSpoolBytes', maxSpoolBytes, isMs(maxSpoolBytes, 1), 'a finite number >= 1');
-  check('debug', debug, typeof debug === 'boolean' || typeof debug === 'function', 'a boolean or a function receiving lines');
   const log = typeof debug === 'function' ? debug : debug ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
   return {
     name,
-    maxQueueBatches,
-    maxQueueBytes,
-    overflow,
+    queue: resolveQueue(where, queue, o),
     concurrency,
     attemptTimeoutMs,
     maxBatchAgeMs,
     schedule,
-    budget: budget === false ? undefined : budget,
+    budget: resolveBudget(where, budget, name),
     breaker:
       breaker === false
         ? undefined
@@ -155,5 +184,29 @@ export function resolveOptions(options: ResilientExporterOptions | undefined): R
     log,
     spoolDir,
     maxSpoolBytes,
+  };
+}
+
+function resolveBudget(where: string, budget: RetryBudgetOptions | RetryBudget | false, name: string): RetryBudget | undefined {
+  if (budget === false) return undefined;
+  if (budget instanceof RetryBudget) return budget;
+  checkBudgetOptions(where, budget, 'budget');
+  return new RetryBudget({ name, ...budget });
+}
+
+function resolveQueue(where: string, queue: BatchQueueOptions, options: ResilientExporterOptions): Required<BatchQueueOptions> {
+  checkOptions(where, queue, QUEUE_RULES, { path: 'queue' });
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old names keep working for one release, with a warning
+  const { maxQueueBatches, maxQueueBytes, overflow } = options;
+  if (maxQueueBatches !== undefined || maxQueueBytes !== undefined || overflow !== undefined) {
+    warnDeprecated(
+      'HOLDFAST_DEP012',
+      "resilientExporter: options 'maxQueueBatches', 'maxQueueBytes' and 'overflow' are now 'queue.maxItems', 'queue.maxBytes' and 'queue.overflow' (core's one queue shape)",
+    );
+  }
+  return {
+    maxItems: queue.maxItems ?? maxQueueBatches ?? 512,
+    maxBytes: queue.maxBytes ?? maxQueueBytes ?? 64 * 1024 * 1024,
+    overflow: queue.overflow ?? overflow ?? 'drop-oldest',
   };
 }

@@ -3,7 +3,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
 import { exponential } from '@holdfast/core';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { createTraceExporter, resilientExporter, type BreakerEvent, type DropEvent, type OtlpExporterOptions } from '@holdfast/otlp';
+import {
+  createTraceExporter,
+  resilientExporter,
+  type BatchDropEvent as DropEvent,
+  type BreakerEvent,
+  type OtlpExporterOptions,
+} from '@holdfast/otlp';
 import { settleHandles } from './support/process-faults.js';
 import { collectorSuite } from './support/suite.js';
 import { tracerWith } from './support/spans.js';
@@ -29,9 +35,8 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       const exporter = createTraceExporter({
         ...fast,
         endpoint: proxy.url('http'),
-        maxQueueBatches: 3,
+        queue: { maxItems: 3, overflow },
         concurrency: 1,
-        overflow,
         breaker: false,
         shutdownTimeoutMs: 10_000,
       });
@@ -75,7 +80,7 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     const exporter = createTraceExporter({
       ...fast,
       endpoint: proxy.url('http'),
-      maxQueueBytes: 45_000,
+      queue: { maxBytes: 45_000 },
       concurrency: 1,
       breaker: false,
       maxBatchAgeMs: 400,
@@ -111,7 +116,7 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     await proxy.close();
 
     const stats = exporter.stats();
-    expect(stats.dropped).toEqual({ overflow: 100, 'too-large': 300, rejected: 0, expired: 300, shutdown: 0, total: 700 });
+    expect(stats.dropped).toMatchObject({ overflow: 100, 'too-large': 300, rejected: 0, expired: 300, closed: 0, total: 700 });
     expect(drops.map((d) => d.reason).sort()).toEqual(['expired', 'expired', 'expired', 'overflow', 'too-large']);
     expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(700);
     expect(stats.exported).toBe(100);
@@ -193,9 +198,9 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
       expect(shutdownMs).toBeLessThan(3_000);
       expect(openAfterShutdown).toBe(0);
       expect(stats.exported).toBe(0);
-      expect(stats.dropped.shutdown).toBe(300);
+      expect(stats.dropped.closed).toBe(300);
       expect(drops.reduce((sum, d) => sum + d.items, 0)).toBe(300);
-      expect(drops.every((d) => d.reason === 'shutdown')).toBe(true);
+      expect(drops.every((d) => d.reason === 'closed')).toBe(true);
     });
   }
 
@@ -267,18 +272,46 @@ describe('queue bound, breaker, deadlines and self-telemetry (chaos proxy)', () 
     expect(written.some((line) => line.startsWith("holdfast otlp 'env-debug': retry attempt 2"))).toBe(true);
   });
 
-  it('refuses a wrong option at construction, naming the option, what it accepts and the value', () => {
+  it('refuses a wrong option at construction, naming the option, what it accepts and the value; an unknown one with a hint', () => {
     const inner = new ProtoTraceExporter({ url: `${suite.collector.httpUrl}/v1/traces` });
-    expect(() => resilientExporter(inner, { maxQueueBatches: 0 })).toThrow(
-      "resilientExporter: option 'maxQueueBatches' must be an integer >= 1, got 0",
+    expect(() => resilientExporter(inner, { queue: { maxItems: 0 } })).toThrow(
+      "resilientExporter: option 'queue.maxItems' must be an integer >= 1 or Infinity, got 0",
     );
-    expect(() => resilientExporter(inner, { overflow: 'drop-random' as never })).toThrow(
-      /option 'overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/,
+    expect(() => resilientExporter(inner, { queue: { overflow: 'drop-random' as never } })).toThrow(
+      /option 'queue.overflow' must be 'drop-oldest' or 'drop-newest', got .*drop-random/,
     );
     expect(() => resilientExporter(inner, { concurrency: 100 })).toThrow(/option 'concurrency' must be an integer from 1 to 64, got 100/);
-    expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(/option 'budget' must be a RetryBudget or false/);
+    expect(() => resilientExporter(inner, { budget: 10 as never })).toThrow(
+      /option 'budget' must be RetryBudget options .* or false, or a RetryBudget, got 10/,
+    );
+    // The budget's options have the HTTP client's shape, checked under the name the user wrote.
+    expect(() => resilientExporter(inner, { budget: { ratios: 0.2 } } as never)).toThrow("unknown option 'budget.ratios' (did you mean ratio?)");
+    expect(resilientExporter(inner, { budget: { ratio: 0.2 } })).toBeDefined();
+    expect(() => resilientExporter(inner, { maxBatchAge: 10 } as never)).toThrow(
+      "resilientExporter: unknown option 'maxBatchAge' (did you mean maxBatchAgeMs?)",
+    );
+    expect(() => resilientExporter(inner, { queue: { maxBatches: 10 } } as never)).toThrow("unknown option 'queue.maxBatches'");
+    expect(() => createTraceExporter({ env: {}, timeout: 10 } as never)).toThrow("createTraceExporter: unknown option 'timeout'");
+    expect(() => createTraceExporter({ env: {}, endpont: 'http://x' } as never)).toThrow('(did you mean endpoint?)');
     expect(() => resilientExporter({} as never)).toThrow(TypeError);
     void inner.shutdown();
+  });
+
+  it('the old names work for one release, with one DeprecationWarning each: maxQueueBatches/maxQueueBytes/overflow, dropped.shutdown', async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const inner = new ProtoTraceExporter({ url: `${suite.collector.httpUrl}/v1/traces` });
+      const exporter = resilientExporter(inner, { maxQueueBatches: 2, maxQueueBytes: 1_000_000, overflow: 'drop-newest' });
+      const stats = exporter.stats();
+      expect((stats.dropped as unknown as { shutdown: number }).shutdown).toBe(stats.dropped.closed);
+      await exporter.shutdown();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code)).toEqual(['HOLDFAST_DEP012', 'HOLDFAST_DEP013']);
   });
 
   it('nothing escaped to the process, and nothing stays open', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createChaosProxy } from '@holdfast/chaos';
-import { createTraceExporter, type BatchRetryEvent, type BreakerEvent, type DropEvent } from '@holdfast/otlp';
+import { createTraceExporter, type BatchRetryEvent, type BreakerEvent, type BatchDropEvent } from '@holdfast/otlp';
 import { settleHandles } from './support/process-faults.js';
 import { expectEverySpanDelivered, tracerWith } from './support/spans.js';
 import { collectorSuite } from './support/suite.js';
@@ -50,7 +50,7 @@ describe('a flaky collector path (chaos proxy)', () => {
         });
         const exporter = createTraceExporter({ protocol, endpoint: proxy.url('http'), env: {} });
         const retries: BatchRetryEvent[] = [];
-        const drops: DropEvent[] = [];
+        const drops: BatchDropEvent[] = [];
         const breaker: BreakerEvent[] = [];
         exporter.on('retry', (event) => void retries.push(event));
         exporter.on('drop', (event) => void drops.push(event));

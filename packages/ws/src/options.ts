@@ -1,85 +1,95 @@
 import type { ClientOptions } from 'ws';
 import type WebSocket from 'ws';
-import { defaultReconnectSchedule, formatValue, type Fault, type OverflowPolicy, type Schedule } from '@holdfast/core';
-import type { HeartbeatOptions } from './heartbeat.js';
+import {
+  checkOptions,
+  defaultReconnectSchedule,
+  deprecatedSchedule,
+  formatValue,
+  HEARTBEAT_DEFAULTS,
+  heartbeatOptionRules,
+  queueOptionRules,
+  reconnectOptionRules,
+  resolveQueueOptions,
+  rule,
+  warnDeprecated,
+  type ConnectHookContext,
+  type Fault,
+  type HeartbeatOptions,
+  type OptionRule,
+  type QueueOptions,
+  type ReconnectContext,
+  type ReconnectOptions,
+  type ResolvedQueueOptions,
+  type Schedule,
+} from '@holdfast/core';
 
 /** Where to connect: a URL, or a function asked before every attempt (rotating tokens, failover). */
 export type UrlProvider = string | URL | (() => string | URL | Promise<string | URL>);
 
-export interface SendQueueOptions {
-  /** Most messages held while disconnected. Default 1 000. */
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Core's `QueueOptions`, the one queue shape; `maxMessages` is its old name for `maxItems`. */
+export interface SendQueueOptions extends QueueOptions {
+  /** @deprecated `maxItems`. */
   readonly maxMessages?: number;
-  /** Most bytes held while disconnected. Default 1 MiB. */
-  readonly maxBytes?: number;
-  /** What a full queue does with one more message. Default `'drop-oldest'`. */
-  readonly overflow?: OverflowPolicy;
 }
 
-/** What the `onOpen` hook gets: the new socket, before any queued message is flushed. */
-export interface OpenContext {
+/** What the connect hook gets: the new socket, before any queued message is flushed; `signal` aborts if it closes or the attempt is abandoned. */
+export interface ConnectContext extends ConnectHookContext {
   /** Sends on the new connection ahead of the queue (subscribe, authenticate). */
   readonly send: (data: SendData) => void;
   readonly socket: WebSocket;
-  /** 1 for the first attempt since start or since the last stable connection. */
-  readonly attempt: number;
 }
 
-export interface ReconnectContext {
-  /** Attempts since the last stable connection (0 right after a connection was lost). */
-  readonly attempt: number;
-  /** The peer's close code, when the peer closed an open connection. */
-  readonly closeCode?: number;
-}
+/** @deprecated `ConnectContext`. */
+export type OpenContext = ConnectContext;
 
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+export type { ReconnectContext };
 
-export interface ReconnectingWebSocketOptions {
+type ConnectHook = (context: ConnectContext) => void | Promise<void>;
+
+export interface ReconnectingWebSocketOptions extends ReconnectOptions {
   /** Subprotocols, as for `new WebSocket(url, protocols)`. */
   readonly protocols?: string | string[];
   /** Options for `ws`'s client (headers, `ca`, `maxPayload`, `perMessageDeflate`…), used for every attempt. */
   readonly ws?: ClientOptions;
-  /** Ping every `intervalMs`, terminate when no pong comes within `timeoutMs`. Default `{ intervalMs: 10_000, timeoutMs: 5_000 }`; `false` disables. */
-  readonly heartbeat?: Partial<HeartbeatOptions> | false;
-  /** Messages sent while disconnected wait here. `false`: they are dropped (with a `'drop'` event), for protocols where a late replay is wrong. */
+  /** Core's heartbeat, with ping/pong frames. Default `{ intervalMs: 10_000, timeoutMs: 5_000 }`; `false` disables. */
+  readonly heartbeat?: HeartbeatOptions | false;
+  /** Messages sent while disconnected wait here (core's `QueueOptions`). `false`: they are dropped (with a `'drop'` event), for protocols where a late replay is wrong. */
   readonly queue?: SendQueueOptions | false;
-  /** `send()` returns false once `bufferedAmount` reaches this, and `'drain'` follows when it falls below. Default 1 MiB. */
+  /** `send()` returns false once `bufferedAmount` (the open socket's buffer and the queue) reaches this, and `'drain'` follows when it falls below. Default 1 MiB. */
   readonly highWaterMarkBytes?: number;
-  /** Runs on every new connection before the queue flushes and before `'open'`; a rejection fails the attempt. */
-  readonly onOpen?: (context: OpenContext) => void | Promise<void>;
-  /** Delay before each reconnect. Default `DEFAULT_WS_SCHEDULE`: full jitter over 2 s for five attempts, then growing x1.5 up to 30 s. */
-  readonly schedule?: Schedule;
-  /** A connection that stays up this long resets the backoff. Default 5 000 ms. */
-  readonly minUptimeMs?: number;
-  /** Give up after this many attempts without a stable connection. Default Infinity. */
-  readonly maxAttempts?: number;
-  /** An attempt (TCP, TLS, upgrade and `onOpen`) that takes longer fails. Default 10 000 ms. */
-  readonly connectTimeoutMs?: number;
+  /** Runs on every new connection before the queue flushes and before `'open'` (authenticate, resubscribe); a throw or rejection fails the attempt. */
+  readonly onConnect?: ConnectHook;
+  /** @deprecated `onConnect` (the same hook; its context now has `signal`). */
+  readonly onOpen?: ConnectHook;
   /** How long `close()` waits for the peer's close frame before terminating. Default 3 000 ms. */
   readonly closeTimeoutMs?: number;
-  /** Overrides the default policy (close codes, see the README); return false to stop for good. */
+  /** Replaces the close-code policy (see the README); `(fault, { attempt, closeCode })`, return false to stop for good. */
   readonly shouldReconnect?: (fault: Fault, context: ReconnectContext) => boolean;
   /** Shown in events. Default `'websocket'`. */
   readonly name?: string;
-  /** Uniform in [0, 1), for the jitter. Default `Math.random`. */
-  readonly random?: () => number;
 }
 
 /**
- * Core's `defaultReconnectSchedule`, which this package's herd benchmark and
- * test measure: full jitter over 2 s for the first five attempts, then x1.5
- * up to 30 s. A fleet that lost its server at once comes back spread out, and
- * a client refused a few times during a short restart does not then sit out a
- * long backoff.
+ * Core's `defaultReconnectSchedule` under its old name: deprecated, use
+ * `defaultReconnectSchedule`. It warns (HOLDFAST_DEP003) the first time a
+ * delay is asked of it.
  */
-export const DEFAULT_WS_SCHEDULE: Schedule = defaultReconnectSchedule;
+export const DEFAULT_WS_SCHEDULE: Schedule = deprecatedSchedule(
+  defaultReconnectSchedule,
+  'HOLDFAST_DEP003',
+  "@holdfast/ws: DEFAULT_WS_SCHEDULE is core's defaultReconnectSchedule; import that name from @holdfast/core",
+);
 
+/** The options after the defaults: read, never written. */
 export interface ResolvedOptions {
   readonly protocols: string | string[] | undefined;
   readonly ws: ClientOptions;
-  readonly heartbeat: HeartbeatOptions | false;
-  readonly queue: Required<SendQueueOptions> | false;
+  readonly heartbeat: Required<HeartbeatOptions> | false;
+  readonly queue: ResolvedQueueOptions | false;
   readonly highWaterMarkBytes: number;
-  readonly onOpen: ((context: OpenContext) => void | Promise<void>) | undefined;
+  readonly onConnect: ConnectHook | undefined;
   readonly schedule: Schedule;
   readonly minUptimeMs: number;
   readonly maxAttempts: number;
@@ -90,12 +100,27 @@ export interface ResolvedOptions {
   readonly random: () => number;
 }
 
-function check(option: string, value: unknown, ok: boolean, accepted: string): void {
-  if (!ok) throw new RangeError(`ReconnectingWebSocket: option '${option}' must be ${accepted}, got ${formatValue(value)}`);
-}
+const WHERE = 'ReconnectingWebSocket';
 
-const isPositive = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0;
-const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+const protocolsRule: OptionRule = {
+  test: (v) => typeof v === 'string' || (Array.isArray(v) && v.every((p) => typeof p === 'string')),
+  accepted: 'a string or an array of strings',
+};
+
+const RULES = {
+  ...reconnectOptionRules,
+  protocols: protocolsRule,
+  ws: rule.object('an object of ws client options'),
+  heartbeat: rule.objectOrFalse('{ intervalMs, timeoutMs }'),
+  queue: rule.objectOrFalse('{ maxItems, maxBytes, overflow, highWaterMarkItems, highWaterMarkBytes }'),
+  highWaterMarkBytes: { test: (v) => typeof v === 'number' && v > 0, accepted: 'a number > 0 or Infinity' } satisfies OptionRule,
+  onConnect: rule.function('({ attempt, signal, socket, send }) => void or a Promise'),
+  onOpen: rule.function('(the old name of onConnect)'),
+  closeTimeoutMs: rule.timerMs(),
+  name: rule.string(),
+};
+
+const QUEUE_RULES = { ...queueOptionRules, maxMessages: queueOptionRules.maxItems as OptionRule };
 
 export function checkUrl(url: unknown): void {
   if (typeof url === 'function') return;
@@ -118,29 +143,31 @@ export function checkUrl(url: unknown): void {
 
 // Shared by every socket that keeps the defaults: resolved options are read, never written.
 const NO_WS_OPTIONS: ClientOptions = Object.freeze({});
-const DEFAULT_HEARTBEAT: HeartbeatOptions = Object.freeze({ intervalMs: 10_000, timeoutMs: 5000 });
-const DEFAULT_QUEUE: Required<SendQueueOptions> = Object.freeze({ maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'drop-oldest' });
+const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = HEARTBEAT_DEFAULTS;
 
 let defaults: ResolvedOptions | undefined;
 
+/** Checks the options (unknown keys refused with a did-you-mean hint) and fills in the defaults, all in one block below. */
 export function resolveOptions(options: ReconnectingWebSocketOptions): ResolvedOptions {
-  check('options', options, isObject(options), 'an object');
   // Every socket made without options shares one resolved set.
-  if (Reflect.ownKeys(options).length === 0 && Object.getPrototypeOf(options) === Object.prototype) {
-    return (defaults ??= Object.freeze(resolve({})));
+  if (typeof options === 'object' && (options as unknown) !== null && Reflect.ownKeys(options).length === 0) {
+    if (Object.getPrototypeOf(options) === Object.prototype) return (defaults ??= Object.freeze(resolve({})));
   }
   return resolve(options);
 }
 
 function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
+  checkOptions(WHERE, options, RULES);
   const {
     protocols,
     ws = NO_WS_OPTIONS,
-    heartbeat = {},
+    heartbeat = DEFAULT_HEARTBEAT,
     queue = {},
     highWaterMarkBytes = 1024 * 1024,
+    onConnect,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- read to keep the old name working (with a warning)
     onOpen,
-    schedule = DEFAULT_WS_SCHEDULE,
+    schedule = defaultReconnectSchedule,
     minUptimeMs = 5000,
     maxAttempts = Infinity,
     connectTimeoutMs = 10_000,
@@ -149,64 +176,13 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
     name = 'websocket',
     random = Math.random,
   } = options;
-  check(
-    'protocols',
-    protocols,
-    protocols === undefined || typeof protocols === 'string' || (Array.isArray(protocols) && protocols.every((p) => typeof p === 'string')),
-    'a string or an array of strings',
-  );
-  check('ws', ws, isObject(ws), 'an object of ws client options');
-  check('heartbeat', heartbeat, heartbeat === false || isObject(heartbeat), 'false or { intervalMs, timeoutMs }');
-  let resolvedHeartbeat: HeartbeatOptions | false = false;
-  if (heartbeat !== false) {
-    const { intervalMs = DEFAULT_HEARTBEAT.intervalMs, timeoutMs = DEFAULT_HEARTBEAT.timeoutMs } = heartbeat;
-    check('heartbeat.intervalMs', intervalMs, isPositive(intervalMs) && intervalMs <= 2_147_483_647, 'a number > 0 (milliseconds)');
-    check('heartbeat.timeoutMs', timeoutMs, isPositive(timeoutMs) && timeoutMs <= 2_147_483_647, 'a number > 0 (milliseconds)');
-    resolvedHeartbeat =
-      intervalMs === DEFAULT_HEARTBEAT.intervalMs && timeoutMs === DEFAULT_HEARTBEAT.timeoutMs ? DEFAULT_HEARTBEAT : { intervalMs, timeoutMs };
-  }
-  check('queue', queue, queue === false || isObject(queue), 'false or { maxMessages, maxBytes, overflow }');
-  let resolvedQueue: Required<SendQueueOptions> | false = false;
-  if (queue !== false) {
-    const { maxMessages = DEFAULT_QUEUE.maxMessages, maxBytes = DEFAULT_QUEUE.maxBytes, overflow = DEFAULT_QUEUE.overflow } = queue;
-    check(
-      'queue.maxMessages',
-      maxMessages,
-      (Number.isInteger(maxMessages) && maxMessages >= 1) || maxMessages === Infinity,
-      'an integer >= 1 or Infinity',
-    );
-    check('queue.maxBytes', maxBytes, isPositive(maxBytes) || maxBytes === Infinity, 'a number > 0 or Infinity');
-    check('queue.overflow', overflow, ['reject', 'drop-oldest', 'drop-newest'].includes(overflow), "'reject', 'drop-oldest' or 'drop-newest'");
-    const isDefault = maxMessages === DEFAULT_QUEUE.maxMessages && maxBytes === DEFAULT_QUEUE.maxBytes && overflow === DEFAULT_QUEUE.overflow;
-    resolvedQueue = isDefault ? DEFAULT_QUEUE : { maxMessages, maxBytes, overflow };
-  }
-  check('highWaterMarkBytes', highWaterMarkBytes, isPositive(highWaterMarkBytes) || highWaterMarkBytes === Infinity, 'a number > 0 or Infinity');
-  check('onOpen', onOpen, onOpen === undefined || typeof onOpen === 'function', 'a function');
-  check(
-    'schedule',
-    schedule,
-    isObject(schedule) && typeof (schedule as Partial<Schedule>).next === 'function',
-    'a Schedule (exponential(), constant()…)',
-  );
-  check('minUptimeMs', minUptimeMs, typeof minUptimeMs === 'number' && Number.isFinite(minUptimeMs) && minUptimeMs >= 0, 'a finite number >= 0');
-  check('maxAttempts', maxAttempts, (Number.isInteger(maxAttempts) && maxAttempts >= 1) || maxAttempts === Infinity, 'an integer >= 1 or Infinity');
-  check(
-    'connectTimeoutMs',
-    connectTimeoutMs,
-    (isPositive(connectTimeoutMs) && connectTimeoutMs <= 2_147_483_647) || connectTimeoutMs === Infinity,
-    'a number > 0 or Infinity',
-  );
-  check('closeTimeoutMs', closeTimeoutMs, isPositive(closeTimeoutMs) && closeTimeoutMs <= 2_147_483_647, 'a number > 0');
-  check('shouldReconnect', shouldReconnect, shouldReconnect === undefined || typeof shouldReconnect === 'function', 'a function');
-  check('name', name, typeof name === 'string' && name.length > 0, 'a non-empty string');
-  check('random', random, typeof random === 'function', 'a function returning a number in [0, 1)');
   return {
     protocols,
     ws,
-    heartbeat: resolvedHeartbeat,
-    queue: resolvedQueue,
+    heartbeat: resolveHeartbeat(heartbeat),
+    queue: queue === false ? false : resolveQueue(queue),
     highWaterMarkBytes,
-    onOpen,
+    onConnect: resolveHook(onConnect, onOpen),
     schedule,
     minUptimeMs,
     maxAttempts,
@@ -216,4 +192,30 @@ function resolve(options: ReconnectingWebSocketOptions): ResolvedOptions {
     name,
     random,
   };
+}
+
+function resolveHeartbeat(heartbeat: HeartbeatOptions | false): Required<HeartbeatOptions> | false {
+  if (heartbeat === false || heartbeat === DEFAULT_HEARTBEAT) return heartbeat as Required<HeartbeatOptions> | false;
+  checkOptions(WHERE, heartbeat, heartbeatOptionRules, { path: 'heartbeat' });
+  const { intervalMs = DEFAULT_HEARTBEAT.intervalMs, timeoutMs = DEFAULT_HEARTBEAT.timeoutMs } = heartbeat;
+  return intervalMs === DEFAULT_HEARTBEAT.intervalMs && timeoutMs === DEFAULT_HEARTBEAT.timeoutMs ? DEFAULT_HEARTBEAT : { intervalMs, timeoutMs };
+}
+
+function resolveQueue(queue: SendQueueOptions): ResolvedQueueOptions {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- read to keep the old name working (with a warning)
+  const { maxMessages, ...shared } = queue;
+  if (maxMessages !== undefined) {
+    warnDeprecated('HOLDFAST_DEP010', "ReconnectingWebSocket: option 'queue.maxMessages' is now 'queue.maxItems' (core's one queue shape)");
+    if (shared.maxItems !== undefined) throw new TypeError(`${WHERE}: give 'queue.maxItems' or its old name 'queue.maxMessages', not both`);
+    checkOptions(WHERE, queue, QUEUE_RULES, { path: 'queue' });
+    return resolveQueueOptions(WHERE, { ...shared, maxItems: maxMessages }, { path: 'queue' });
+  }
+  return resolveQueueOptions(WHERE, queue, { path: 'queue' });
+}
+
+function resolveHook(onConnect: ConnectHook | undefined, onOpen: ConnectHook | undefined): ConnectHook | undefined {
+  if (onOpen === undefined) return onConnect;
+  warnDeprecated('HOLDFAST_DEP009', "ReconnectingWebSocket: option 'onOpen' is now 'onConnect' (the same hook; its context has a signal)");
+  if (onConnect !== undefined) throw new TypeError(`${WHERE}: give 'onConnect' or its old name 'onOpen', not both`);
+  return onOpen;
 }

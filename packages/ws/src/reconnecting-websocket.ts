@@ -1,186 +1,87 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import {
   classify,
   classifyCloseCode,
   formatValue,
-  OutboundQueue,
-  publish,
+  Heartbeat,
+  InboundListeners,
+  noDrops,
+  numberLike,
   redactText,
+  runConnectHook,
+  SendBuffer,
   Supervisor,
+  TypedEvents,
+  untilAborted,
+  warnDeprecated,
+  CONNECTION_CHANNELS,
   type ConnectAttempt,
   type DropReason,
   type Fault,
+  type Listener,
+  type ReconnectContext,
+  type SupervisorEvents,
+  type SupervisorEventSink,
+  type SupervisorState,
+  type Unconfirmed,
 } from '@holdfast/core';
 import { reconnectsAfterCloseCode } from './close-code-policy.js';
-import { Heartbeat } from './heartbeat.js';
+import { Connection } from './connection.js';
+import type {
+  MessageListener,
+  ReconnectingWebSocketEvents,
+  ReconnectingWebSocketStats,
+  WebCloseEvent,
+  WebErrorEvent,
+  WebMessageEvent,
+  WebOpenEvent,
+} from './events.js';
 import { checkUrl, resolveOptions, type ReconnectingWebSocketOptions, type ResolvedOptions, type SendData, type UrlProvider } from './options.js';
 import { WebListeners, type WebEventType, type WebListener } from './web-listeners.js';
 
-/** Why a message given to `send()` will never be sent: the queue's reasons, or no queue (`queue: false`) while disconnected. */
-export type WsDropReason = DropReason | 'not-connected';
-
-export interface OpenEvent {
-  readonly event: 'open';
-  readonly name: string;
-  /** Attempts it took since the last stable connection (1 = first try). */
-  readonly attempt: number;
-  /** The URL connected to, without credentials. */
-  readonly url: string;
-}
-
-/** A connection was lost. `unconfirmed` messages were written to it after the last proof of delivery: they may not have arrived. */
-export interface DisconnectEvent {
-  readonly event: 'disconnect';
-  readonly name: string;
-  /** The close code (1006 when the connection died without a close frame). */
-  readonly code: number;
-  readonly reason: string;
-  readonly fault: Fault;
-  /** Messages sent on this connection after the last pong that confirmed them; they were not resent. */
-  readonly unconfirmed: number;
-  readonly uptimeMs: number;
-  readonly willReconnect: boolean;
-}
-
-export interface ReconnectingEvent {
-  readonly event: 'reconnecting';
-  readonly name: string;
-  /** Number of the coming attempt since the last stable connection. */
-  readonly attempt: number;
-  readonly delayMs: number;
-  readonly fault: Fault;
-}
-
-export interface GiveUpEvent {
-  readonly event: 'give-up';
-  readonly name: string;
-  readonly attempts: number;
-  readonly fault: Fault;
-}
-
-export interface DropEvent {
-  readonly event: 'drop';
-  readonly name: string;
-  readonly data: SendData;
-  readonly reason: WsDropReason;
-}
-
-/** The end: `close()` was called, or reconnecting stopped (close-code policy, `maxAttempts`). Fires once. */
-export interface CloseEvent {
-  readonly event: 'close';
-  readonly name: string;
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-  /** Set when the socket stopped because of a fault rather than `close()`. */
-  readonly fault?: Fault;
-  /** Messages on the connection `close()` closed that may not have arrived (after a give-up, 0: the `'disconnect'` event counted them). */
-  readonly unconfirmed: number;
-}
-
-export type WebOpenEvent = OpenEvent & { readonly type: 'open'; readonly target: ReconnectingWebSocket };
-export interface WebMessageEvent {
-  readonly type: 'message';
-  /** Text frames as strings, binary frames as `binaryType` says. */
-  readonly data: string | WebSocket.RawData;
-  readonly target: ReconnectingWebSocket;
-}
-export type WebCloseEvent = CloseEvent & { readonly type: 'close'; readonly target: ReconnectingWebSocket };
-export interface WebErrorEvent {
-  readonly type: 'error';
-  readonly error: Error;
-  readonly message: string;
-  readonly target: ReconnectingWebSocket;
-}
-
-export interface ReconnectingWebSocketEvents {
-  open: [OpenEvent];
-  message: [data: WebSocket.RawData, isBinary: boolean];
-  disconnect: [DisconnectEvent];
-  reconnecting: [ReconnectingEvent];
-  'give-up': [GiveUpEvent];
-  drop: [DropEvent];
-  drain: [];
-  close: [CloseEvent];
-  error: [Error];
-}
-
-export interface ReconnectingWebSocketStats {
-  /** Connections opened. */
-  readonly connects: number;
-  /** Open connections lost (not counting `close()`). */
-  readonly disconnects: number;
-  /** Messages written to a socket. */
-  readonly sent: number;
-  /** Sum of `unconfirmed` over every disconnect and the final close. */
-  readonly unconfirmed: number;
-  /** Messages waiting for a connection. */
-  readonly queued: number;
-  /** Messages lost, by reason; each had a `'drop'` event. */
-  readonly dropped: Readonly<Record<WsDropReason, number>> & { readonly total: number };
-}
-
-/**
- * One socket and what is known about it. It is also its heartbeat's hooks, and
- * the socket's listeners are shared functions that find it through the socket:
- * an idle connection then costs no closure per listener.
- */
-class Connection {
-  sent = 0;
-  confirmed = 0;
-  openedAt = 0;
-  heartbeat: Heartbeat | undefined = undefined;
-  lastError: Error | undefined = undefined;
-  heartbeatTimedOut = false;
-
-  constructor(
-    readonly owner: ReconnectingWebSocket,
-    readonly socket: WebSocket,
-    readonly url: string,
-  ) {}
-
-  onDead(): void {
-    this.heartbeatTimedOut = true;
-    this.socket.terminate();
-  }
-
-  onConfirmed(sent: number): void {
-    if (sent > this.confirmed) this.confirmed = sent;
-  }
-
-  sentCount(): number {
-    return this.sent;
-  }
-}
-
-const CONNECTION = Symbol('holdfast.connection');
-type Tagged = { [CONNECTION]?: Connection };
-
-function connectionOf(emitter: object): Connection {
-  return (emitter as Tagged)[CONNECTION] as Connection;
-}
-
 type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
-
-const NO_DROPS: Readonly<Record<WsDropReason, number>> = {
-  overflow: 0,
-  'too-large': 0,
-  closed: 0,
-  'give-up': 0,
-  cleared: 0,
-  'not-connected': 0,
-};
+type Events = ReconnectingWebSocketEvents;
+type WsConnection = Connection<ReconnectingWebSocket>;
 
 const CONNECTING = 0 as const;
 const OPEN = 1 as const;
 const CLOSING = 2 as const;
 const CLOSED = 3 as const;
 
+// The lifecycle on the shared channels; 'error' is not published (the 'disconnect' that follows carries its fault).
+const CHANNELS = { ...CONNECTION_CHANNELS, error: false } as const;
+
+const NOTHING: Unconfirmed = Object.freeze({ messages: 0, bytes: 0 });
+
+/**
+ * @param unconfirmed what was sent and not confirmed, reported as `{ messages, bytes }`; it was a number of
+ *   messages, and code that still adds or compares it as one keeps working for one release, with a warning.
+ */
+function unconfirmedReport(unconfirmed: Unconfirmed): Unconfirmed {
+  return numberLike(
+    { messages: unconfirmed.messages, bytes: unconfirmed.bytes },
+    unconfirmed.messages,
+    'HOLDFAST_DEP011',
+    "ReconnectingWebSocket: 'unconfirmed' in 'disconnect' and 'close' is now { messages, bytes }; read unconfirmed.messages",
+  );
+}
+
+/** EventEmitter's names, kept one release for code written when ReconnectingWebSocket was one. */
+function warnEmitterName(method: string): void {
+  warnDeprecated(
+    'HOLDFAST_DEP014',
+    `ReconnectingWebSocket.${method}() is EventEmitter's: the socket has core's on/once/off now (on() returns the function that removes the listener)`,
+  );
+}
+
 function closeError(code: number, reason: string): Error {
   return Object.assign(new Error(`WebSocket closed with code ${code}${reason === '' ? '' : ` (${redactText(reason)})`}`), { code: `WS_${code}` });
+}
+
+/** The close-code policy (see close-code-policy.ts): the default `shouldReconnect`. One function for every socket. */
+function closeCodePolicy(_fault: Fault, context: ReconnectContext): boolean {
+  return context.closeCode === undefined || reconnectsAfterCloseCode(context.closeCode);
 }
 
 /** An upper bound of the bytes `data` takes on the wire (a UTF-16 unit is at most 3 bytes of UTF-8). */
@@ -188,33 +89,26 @@ function maxByteLength(data: SendData): number {
   return typeof data === 'string' ? data.length * 3 : data.byteLength;
 }
 
-/** Settles with `work`, or rejects as soon as `signal` aborts, so a hung URL provider or hook cannot hold `close()`. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+const CONNECTION = Symbol('holdfast.connection');
+type Tagged = { [CONNECTION]?: WsConnection };
+
+function connectionOf(emitter: object): WsConnection {
+  return (emitter as Tagged)[CONNECTION] as WsConnection;
 }
 
 /**
  * A WebSocket client that stays connected: it reconnects with jittered
- * backoff through core's Supervisor, detects dead connections with a
- * heartbeat, holds what is sent while disconnected in a bounded queue, stops
- * after close codes that mean "do not come back", and says what it could not
- * deliver. It has the browser WebSocket's surface plus Node events.
+ * backoff through core's Supervisor, detects dead connections with core's
+ * heartbeat, holds what is sent while disconnected in core's send buffer,
+ * stops after close codes that mean "do not come back", and says what it
+ * could not deliver. It has the browser WebSocket's surface
+ * (`addEventListener`, `onmessage`…) as a thin layer over its events, which
+ * follow the contract of every holdfast object: `on`/`once`/`off` (`on`
+ * returns the function that removes the listener), a listener that throws
+ * becomes a process warning and breaks nothing, each event published once
+ * on `node:diagnostics_channel`, and no `'error'` event or rejection escapes.
  */
-export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEvents> {
+export class ReconnectingWebSocket {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -229,37 +123,36 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
 
   readonly #url: UrlProvider;
   readonly #options: ResolvedOptions;
-  readonly #supervisor: Supervisor<Connection>;
+  readonly #supervisor: Supervisor<WsConnection>;
+  readonly #events = new TypedEvents<Events>(CHANNELS);
+  readonly #messages = new InboundListeners<WebSocket.RawData, boolean>('message');
   // Both made on first use: most sockets never queue a message, and Node code rarely uses the browser-style listeners.
-  #queue: OutboundQueue<SendData> | undefined;
+  #sends: SendBuffer<SendData> | undefined;
   #web: WebListeners | undefined;
-  #current: Connection | undefined;
+  #current: WsConnection | undefined;
   #lastUrl = '';
   #readyState: number = CONNECTING;
   #binaryType: BinaryType = 'nodebuffer';
-  #needDrain = false;
-  // Decided when the connection was lost (the 'disconnect' event says it), so that the Supervisor, asking about
-  // that same fault, gets the same answer and a custom shouldReconnect is not called twice for one loss.
-  #verdict: { readonly fault: Fault; readonly reconnect: boolean } | undefined;
+  // What the socket's close said, for the 'disconnect' the Supervisor's 'lost' triggers right after.
+  #lostReport: { readonly code: number; readonly reason: string; readonly unconfirmed: Unconfirmed } | undefined;
   // The connection that close() closed, or (after a give-up) the last one lost: what the final 'close' reports.
-  #lastClose: { code: number; reason: string; fault: Fault | undefined; unconfirmed: number } | undefined;
+  #lastClose: { code: number; reason: string; fault: Fault | undefined; unconfirmed: Unconfirmed } | undefined;
   #closeRequest: { code: number; reason: string } | undefined;
   #closing: Promise<void> | undefined;
   #connects = 0;
   #disconnects = 0;
-  #sentTotal = 0;
-  #unconfirmedTotal = 0;
-  #dropped: Record<WsDropReason, number> | undefined;
+  #sentBefore = 0;
+  #received = 0;
+  #possiblyLost = 0;
   #checkDrainCallback: (() => void) | undefined;
 
   constructor(url: UrlProvider, options: ReconnectingWebSocketOptions = {}) {
-    super();
     checkUrl(url);
     this.#url = url;
     this.#options = resolveOptions(options);
     this.name = this.#options.name;
     if (typeof url !== 'function') this.#lastUrl = redactText(url instanceof URL ? url.href : url);
-    this.#supervisor = new Supervisor<Connection>({
+    this.#supervisor = new Supervisor<WsConnection>({
       name: this.name,
       connect: (attempt) => this.#connect(attempt),
       dispose: (connection) => this.#dispose(connection),
@@ -268,16 +161,14 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       maxAttempts: this.#options.maxAttempts,
       connectTimeoutMs: this.#options.connectTimeoutMs,
       random: this.#options.random,
-      shouldReconnect: (fault, attempt) => this.#shouldReconnect(fault, attempt),
+      shouldReconnect: this.#options.shouldReconnect ?? closeCodePolicy,
+      // The bridge: state, reconnecting and give-up are this socket's events, published once.
+      forwardTo: this.#events as SupervisorEventSink,
     });
     this.#supervisor.on('open', ({ attempt }) => this.#onOpen(attempt));
-    this.#supervisor.on('reconnecting', ({ attempt, delayMs, fault }) => {
-      this.#readyState = CONNECTING;
-      this.#emit('reconnecting', { event: 'reconnecting', name: this.name, attempt, delayMs, fault });
-    });
-    this.#supervisor.on('give-up', ({ attempts, fault }) => {
-      this.#emit('give-up', { event: 'give-up', name: this.name, attempts, fault });
-      this.#lastClose ??= { code: 1006, reason: '', fault, unconfirmed: 0 };
+    this.#supervisor.on('lost', (event) => this.#onLost(event));
+    this.#supervisor.on('give-up', ({ fault }) => {
+      this.#lastClose ??= { code: 1006, reason: '', fault, unconfirmed: NOTHING };
       this.#lastClose.fault ??= fault;
     });
     this.#supervisor.on('closed', ({ reason }) => {
@@ -288,6 +179,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
 
   get readyState(): number {
     return this.#readyState;
+  }
+
+  /** The reconnect state: `connecting`, `open`, `waiting` (backoff), `closed`… */
+  get state(): SupervisorState {
+    return this.#supervisor.state;
   }
 
   /** The URL of the current (or last) connection, without credentials. */
@@ -305,7 +201,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
 
   /** Bytes written but not yet on the wire, plus bytes waiting in the queue. */
   get bufferedAmount(): number {
-    return (this.#current?.socket.bufferedAmount ?? 0) + (this.#queue?.bytes ?? 0);
+    return (this.#current?.socket.bufferedAmount ?? 0) + (this.#sends?.bytes ?? 0);
   }
 
   get binaryType(): BinaryType {
@@ -361,27 +257,89 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   /**
+   * Adds a listener; returns a function that removes it. `message` listeners
+   * get `(data, isBinary)` as in `ws`. A listener that throws becomes a
+   * process warning: the next one still runs and the connection carries on.
+   */
+  on(name: 'message', listener: MessageListener): () => void;
+  on<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void;
+  on(name: keyof Events | 'message', listener: MessageListener | Listener<never>): () => void {
+    if (name === 'message') {
+      const messages = this.#messages;
+      const onMessage = listener as MessageListener;
+      messages.add(onMessage);
+      return () => messages.remove(onMessage);
+    }
+    return this.#events.on(name, listener as Listener<Events[keyof Events]>);
+  }
+
+  /** Like `on`, but the listener runs once. */
+  once(name: 'message', listener: MessageListener): () => void;
+  once<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void;
+  once(name: keyof Events | 'message', listener: MessageListener | Listener<never>): () => void {
+    if (name === 'message') {
+      const off = this.on('message', (data, isBinary) => {
+        off();
+        (listener as MessageListener)(data, isBinary);
+      });
+      return off;
+    }
+    return this.#events.once(name, listener as Listener<Events[keyof Events]>);
+  }
+
+  off(name: 'message', listener: MessageListener): void;
+  off<K extends keyof Events>(name: K, listener: Listener<Events[K]>): void;
+  off(name: keyof Events | 'message', listener: MessageListener | Listener<never>): void {
+    if (name === 'message') this.#messages.remove(listener as MessageListener);
+    else this.#events.off(name, listener as Listener<Events[keyof Events]>);
+  }
+
+  /** @deprecated `on` (ReconnectingWebSocket was a Node EventEmitter; it has core's on/once/off now). */
+  addListener(name: keyof Events | 'message', listener: (...args: never[]) => void): this {
+    warnEmitterName('addListener');
+    (this.on as (name: string, listener: (...args: never[]) => void) => () => void)(name, listener);
+    return this;
+  }
+
+  /** @deprecated `off`. */
+  removeListener(name: keyof Events | 'message', listener: (...args: never[]) => void): this {
+    warnEmitterName('removeListener');
+    (this.off as (name: string, listener: (...args: never[]) => void) => void)(name, listener);
+    return this;
+  }
+
+  /** @deprecated The function `on` returns removes its listener. */
+  removeAllListeners(name?: keyof Events | 'message'): this {
+    warnEmitterName('removeAllListeners');
+    if (name === undefined || name === 'message') this.#messages.clear();
+    if (name === undefined) this.#events.clear();
+    else if (name !== 'message') this.#events.removeAll(name);
+    return this;
+  }
+
+  /**
    * Sends on the open connection, or queues until the next one opens. Returns
-   * false once `bufferedAmount` reaches `highWaterMarkBytes` (wait for
-   * `'drain'`) or when the message was dropped (a `'drop'` event says why).
-   * Throws `QueueFullError` only under the `'reject'` overflow policy.
+   * false (wait for `'drain'`) once `bufferedAmount` reaches
+   * `highWaterMarkBytes` or the queue its high-water mark, and when the
+   * message was dropped (a `'drop'` event says why). Throws `QueueFullError`
+   * only under the `'reject'` overflow policy.
    */
   send(data: SendData): boolean {
     const connection = this.#current;
     if (connection !== undefined && connection.socket.readyState === OPEN) {
       const socket = connection.socket;
       const highWaterMark = this.#options.highWaterMarkBytes;
-      connection.sent++;
+      connection.count(data);
       // The common case: this message cannot take the buffer to the mark (16 bytes cover a frame header), so
       // there is nothing to check afterwards either.
-      if (!this.#needDrain && socket.bufferedAmount + maxByteLength(data) + 16 < highWaterMark) {
+      if (this.#sends?.owingDrain !== true && socket.bufferedAmount + maxByteLength(data) + 16 < highWaterMark) {
         socket.send(data);
         return true;
       }
       // ws has no 'drain': a write callback tells when the buffer shrank.
       socket.send(data, (this.#checkDrainCallback ??= () => this.#checkDrain()));
       if (socket.bufferedAmount < highWaterMark) return true;
-      this.#needDrain = true;
+      this.#sendBuffer().owesDrain();
       return false;
     }
     return this.#enqueue(data);
@@ -390,7 +348,8 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   /**
    * Final: closes the connection with `code` (1000 or 3000-4999) and
    * `reason`, stops reconnecting, drops what is still queued (with `'drop'`
-   * events), and resolves once no timer or socket is left.
+   * events), and resolves once no timer or socket is left. Calling it again
+   * returns the same promise.
    */
   close(code?: number, reason?: string): Promise<void> {
     if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) {
@@ -411,23 +370,27 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   stats(): ReconnectingWebSocketStats {
-    const dropped = { ...(this.#dropped ?? NO_DROPS) };
+    const current = this.#current;
     return {
+      state: this.#supervisor.state,
       connects: this.#connects,
       disconnects: this.#disconnects,
-      sent: this.#sentTotal + (this.#current?.sent ?? 0),
-      unconfirmed: this.#unconfirmedTotal,
-      queued: this.#queue?.length ?? 0,
-      dropped: { ...dropped, total: Object.values(dropped).reduce((sum, n) => sum + n, 0) },
+      sent: this.#sentBefore + (current?.sent ?? 0),
+      received: this.#received,
+      queued: this.#sends?.length ?? 0,
+      unconfirmed: current === undefined ? 0 : current.sent - current.confirmed,
+      possiblyLost: this.#possiblyLost,
+      dropped: this.#sends?.dropped() ?? noDrops(),
     };
   }
 
-  async #connect({ attempt, signal }: ConnectAttempt): Promise<Connection> {
-    const target = typeof this.#url === 'function' ? await untilAborted(Promise.resolve(this.#url()), signal) : this.#url;
+  async #connect({ attempt, signal }: ConnectAttempt): Promise<WsConnection> {
+    const url = this.#url;
+    const target = typeof url === 'function' ? await untilAborted(url, signal) : url;
     checkUrl(target);
     const href = target instanceof URL ? target.href : target;
     const socket = new WebSocket(href, this.#options.protocols, this.#options.ws);
-    const connection = new Connection(this, socket, redactText(href));
+    const connection: WsConnection = new Connection(this, socket, redactText(href));
     (socket as Tagged)[CONNECTION] = connection;
     socket.binaryType = this.#binaryType;
     // Listeners for the socket's whole life: an 'error' with no listener would crash the process.
@@ -459,50 +422,45 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       socket.on('open', onOpen);
       socket.on('close', onClose);
     });
-    const hook = this.#options.onOpen;
-    if (hook !== undefined) {
-      const send = (data: SendData): void => {
-        if (socket.readyState !== OPEN) throw new Error(`${this.name}: the connection closed during onOpen`);
-        connection.sent++;
-        socket.send(data);
-      };
-      try {
-        await untilAborted(
-          new Promise<void>((resolve, reject) => {
-            const onClose = (code: number, reason: Buffer): void => reject(connection.lastError ?? closeError(code, reason.toString()));
-            socket.once('close', onClose);
-            Promise.resolve(hook({ send, socket, attempt })).then(
-              () => {
-                socket.off('close', onClose);
-                resolve();
-              },
-              (error: unknown) => {
-                socket.off('close', onClose);
-                reject(error instanceof Error ? error : new Error(String(error)));
-              },
-            );
-          }),
-          signal,
-        );
-      } catch (error) {
-        socket.terminate();
-        throw error;
-      }
-    }
+    const hook = this.#options.onConnect;
+    if (hook !== undefined) await this.#runHook(hook, connection, attempt, signal);
     return connection;
+  }
+
+  /** The connect hook, failing the attempt as soon as the socket closes under it or the attempt is abandoned. */
+  async #runHook(hook: NonNullable<ResolvedOptions['onConnect']>, connection: WsConnection, attempt: number, abandoned: AbortSignal): Promise<void> {
+    const socket = connection.socket;
+    const closed = new AbortController();
+    const onClose = (code: number, reason: Buffer): void => closed.abort(connection.lastError ?? closeError(code, reason.toString()));
+    socket.once('close', onClose);
+    const send = (data: SendData): void => {
+      if (socket.readyState !== OPEN) throw new Error(`${this.name}: the connection closed during onConnect`);
+      connection.count(data);
+      socket.send(data);
+    };
+    try {
+      await runConnectHook(hook, { attempt, signal: AbortSignal.any([closed.signal, abandoned]), socket, send }, closed.signal, abandoned);
+    } catch (error) {
+      socket.terminate();
+      throw error;
+    } finally {
+      socket.off('close', onClose);
+    }
   }
 
   // The socket's listeners, shared by every socket (`this` is the socket).
   static #onSocketError(this: WebSocket, error: Error): void {
     const connection = connectionOf(this);
     connection.lastError = error;
-    connection.owner.#emitError(error);
+    connection.owner.#events.emit('error', error);
   }
 
   static #onSocketMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     const connection = connectionOf(this);
     connection.heartbeat?.heard();
-    connection.owner.#deliver(data, isBinary);
+    const owner = connection.owner;
+    owner.#received++;
+    owner.#messages.emit(data, isBinary);
   }
 
   // ws swallows errors of the TCP socket once open (a reset is only a 1006); the socket itself still tells why.
@@ -518,7 +476,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   static #onSocketPong(this: WebSocket, payload: Buffer): void {
-    connectionOf(this).heartbeat?.pong(payload);
+    connectionOf(this).pong(payload);
   }
 
   static #onSocketCloseEvent(this: WebSocket, code: number, reason: Buffer): void {
@@ -528,58 +486,80 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
 
   #onOpen(attempt: number): void {
     const connection = this.#supervisor.connection;
-    if (connection === undefined || connection.socket.readyState !== OPEN) return;
+    if (connection === undefined) return;
     this.#current = connection;
+    const state = connection.socket.readyState;
+    if (state !== OPEN) {
+      // The peer's close frame came in while onConnect finished (the socket is CLOSING): its 'close' reports the
+      // loss like any other, now that the connection is current. One that is already CLOSED will not say it again.
+      if (state === CLOSED) this.#onSocketClose(connection, 1006, '');
+      return;
+    }
     this.#lastUrl = connection.url;
     this.#connects++;
-    connection.openedAt = performance.now();
     const heartbeat = this.#options.heartbeat;
     if (heartbeat !== false) {
-      connection.heartbeat = new Heartbeat(connection.socket, heartbeat, connection);
+      connection.heartbeat = new Heartbeat(heartbeat.intervalMs, heartbeat.timeoutMs, connection);
+      connection.heartbeat.start();
     }
-    this.#flush(connection);
+    const flushed = this.#flush(connection);
     this.#readyState = OPEN;
-    this.#emit('open', { event: 'open', name: this.name, attempt, url: connection.url });
+    this.#events.emit('open', { event: 'open', name: this.name, attempt, url: connection.url, flushed });
     this.#checkDrain();
   }
 
-  #flush(connection: Connection): void {
-    const queue = this.#queue;
-    if (queue === undefined) return;
+  #flush(connection: WsConnection): number {
+    const sends = this.#sends;
+    if (sends === undefined) return 0;
     const socket = connection.socket;
-    while (queue.length > 0 && socket.readyState === OPEN) {
-      connection.sent++;
-      socket.send(queue.shift() as SendData);
+    let flushed = 0;
+    while (sends.length > 0 && socket.readyState === OPEN) {
+      const data = sends.shift() as SendData;
+      connection.count(data);
+      socket.send(data);
+      flushed++;
     }
+    return flushed;
   }
 
-  #onSocketClose(connection: Connection, code: number, reason: string): void {
+  #onSocketClose(connection: WsConnection, code: number, reason: string): void {
     connection.heartbeat?.stop();
     if (connection !== this.#current) return;
     this.#current = undefined;
-    this.#sentTotal += connection.sent;
+    this.#sentBefore += connection.sent;
     if (this.#closeRequest !== undefined) {
       // Our close frame went out after every message; the peer's answer means it read them all.
-      const unconfirmed = code === 1006 ? connection.sent - connection.confirmed : 0;
-      this.#lastClose = { code, reason, fault: undefined, unconfirmed };
+      this.#lastClose = { code, reason, fault: undefined, unconfirmed: code === 1006 ? connection.unconfirmed() : NOTHING };
       return;
     }
     this.#disconnects++;
     const fault = this.#faultOf(connection, code, reason);
-    const unconfirmed = connection.sent - connection.confirmed;
-    const willReconnect = this.#decide(fault, { attempt: 0, closeCode: code });
-    this.#verdict = { fault, reconnect: willReconnect };
-    this.#readyState = willReconnect ? CONNECTING : CLOSING;
-    // Reported here; a final 'close' after a give-up does not count these again.
-    this.#lastClose = { code, reason, fault, unconfirmed: 0 };
-    this.#unconfirmedTotal += unconfirmed;
-    const uptimeMs = performance.now() - connection.openedAt;
-    this.#emit('disconnect', { event: 'disconnect', name: this.name, code, reason, fault, unconfirmed, uptimeMs, willReconnect });
+    this.#lostReport = { code, reason, unconfirmed: connection.unconfirmed() };
+    // Reported by the 'disconnect'; a final 'close' after a give-up does not count these again.
+    this.#lastClose = { code, reason, fault, unconfirmed: NOTHING };
     // Our fault, not the Supervisor's reading of the error: only we know the close code or that the heartbeat timed out.
-    this.#supervisor.lost(connection.lastError ?? closeError(code, reason), connection, fault);
+    this.#supervisor.lost(connection.lastError ?? closeError(code, reason), connection, fault, { closeCode: code });
   }
 
-  #faultOf(connection: Connection, code: number, reason: string): Fault {
+  /** The Supervisor's 'lost', which has decided whether to reconnect: this socket's 'disconnect'. */
+  #onLost(event: SupervisorEvents['lost']): void {
+    const report = this.#lostReport ?? { code: 1006, reason: '', unconfirmed: NOTHING };
+    this.#lostReport = undefined;
+    this.#readyState = event.willReconnect ? CONNECTING : CLOSING;
+    this.#possiblyLost += report.unconfirmed.messages;
+    this.#events.emit('disconnect', {
+      event: 'disconnect',
+      name: this.name,
+      fault: event.fault,
+      unconfirmed: unconfirmedReport(report.unconfirmed),
+      uptimeMs: event.uptimeMs,
+      willReconnect: event.willReconnect,
+      code: report.code,
+      reason: report.reason,
+    });
+  }
+
+  #faultOf(connection: WsConnection, code: number, reason: string): Fault {
     if (connection.heartbeatTimedOut) {
       const heartbeat = this.#options.heartbeat as { intervalMs: number; timeoutMs: number };
       const error = Object.assign(new Error(`no pong within ${heartbeat.timeoutMs} ms of a ping`), { code: 'ETIMEDOUT' });
@@ -592,24 +572,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     return classifyCloseCode(code, reason);
   }
 
-  #decide(fault: Fault, context: { attempt: number; closeCode?: number }): boolean {
-    const custom = this.#options.shouldReconnect;
-    if (custom === undefined) return context.closeCode === undefined || reconnectsAfterCloseCode(context.closeCode);
-    try {
-      return custom(fault, context);
-    } catch (error) {
-      process.emitWarning(`${this.name}: shouldReconnect threw, reconnecting anyway: ${String(error)}`, { type: 'HoldfastWarning' });
-      return true;
-    }
-  }
-
-  #shouldReconnect(fault: Fault, attempt: number): boolean {
-    const verdict = this.#verdict;
-    this.#verdict = undefined;
-    return verdict?.fault === fault ? verdict.reconnect : this.#decide(fault, { attempt });
-  }
-
-  #dispose(connection: Connection): Promise<void> | undefined {
+  #dispose(connection: WsConnection): Promise<void> | undefined {
     const socket = connection.socket;
     if (socket.readyState === CLOSED) return undefined;
     return new Promise<void>((resolve) => {
@@ -624,106 +587,66 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   #enqueue(data: SendData): boolean {
-    if (this.#closeRequest !== undefined || this.#readyState === CLOSED) return this.#drop(data, 'closed', true);
-    const options = this.#options.queue;
-    if (options === false) return this.#drop(data, 'not-connected', true);
-    const queue = (this.#queue ??= this.#createQueue(options));
-    if (!queue.push(data)) return false;
+    const sends = this.#sendBuffer();
+    if (this.#closeRequest !== undefined || this.#readyState === CLOSED) return sends.drop(data, 'closed');
+    if (!sends.push(data)) return false;
     if (this.bufferedAmount < this.#options.highWaterMarkBytes) return true;
-    this.#needDrain = true;
+    sends.owesDrain();
     return false;
   }
 
-  #createQueue(options: Exclude<ResolvedOptions['queue'], false>): OutboundQueue<SendData> {
-    const queue = new OutboundQueue<SendData>({
-      name: `${this.name} send queue`,
-      maxItems: options.maxMessages,
-      maxBytes: options.maxBytes,
-      overflow: options.overflow,
-      highWaterMarkBytes: Math.min(this.#options.highWaterMarkBytes, options.maxBytes),
-    });
-    queue.on('drop', ({ item, reason }) => this.#drop(item, reason, false));
-    return queue;
+  #sendBuffer(): SendBuffer<SendData> {
+    return (this.#sends ??= new SendBuffer<SendData>(this.name, this.#options.queue, (data, reason) => this.#emitDrop(data, reason)));
   }
 
-  #webListeners(): WebListeners {
-    return (this.#web ??= new WebListeners());
-  }
-
-  #drop(data: SendData, reason: WsDropReason, publishIt: boolean): false {
-    const dropped = (this.#dropped ??= { ...NO_DROPS });
-    dropped[reason]++;
-    const event: DropEvent = { event: 'drop', name: this.name, data, reason };
-    // The queue publishes its own drops on holdfast:drop; the ones decided here are published alike.
-    if (publishIt) publish('drop', event);
-    this.#emitLocal('drop', event);
-    return false;
+  #emitDrop(data: SendData, reason: DropReason): void {
+    this.#events.emit('drop', { event: 'drop', name: this.name, reason, data });
   }
 
   #checkDrain(): void {
-    if (this.#needDrain && this.bufferedAmount < this.#options.highWaterMarkBytes) {
-      this.#needDrain = false;
-      this.#emitLocal('drain');
+    if (this.#sends?.drainDue(this.bufferedAmount >= this.#options.highWaterMarkBytes) === true) {
+      this.#events.emit('drain', { event: 'drain', name: this.name });
     }
   }
 
-  #deliver(data: WebSocket.RawData, isBinary: boolean): void {
-    this.emit('message', data, isBinary);
+  /** The browser-style listeners: a layer over this socket's own events, made on first use. */
+  #webListeners(): WebListeners {
     const web = this.#web;
-    if (web?.wants('message') === true) {
-      // ws hands text frames over as a Buffer whatever the binaryType.
-      web.dispatch({ type: 'message', data: isBinary ? data : (data as Buffer).toString(), target: this } as never);
-    }
-  }
-
-  #emitError(error: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    const web = this.#web;
-    if (web?.wants('error') === true) web.dispatch({ type: 'error', error, message: error.message, target: this } as never);
+    if (web !== undefined) return web;
+    const listeners = (this.#web = new WebListeners());
+    this.#events.on('open', (event) => listeners.dispatch({ ...event, type: 'open', target: this }));
+    this.#events.on('close', (event) => listeners.dispatch({ ...event, type: 'close', target: this }));
+    this.#events.on('error', (error) => listeners.dispatch({ type: 'error', error, message: error.message, target: this }));
+    this.#messages.add((data, isBinary) => {
+      // ws hands text frames over as a Buffer whatever the binaryType; a browser gives a string.
+      if (listeners.wants('message')) listeners.dispatch({ type: 'message', data: isBinary ? data : (data as Buffer).toString(), target: this });
+    });
+    return listeners;
   }
 
   #finish(reason: 'close' | 'give-up'): void {
     if (this.#readyState === CLOSED) return;
-    this.#queue?.clear(reason === 'close' ? 'closed' : 'give-up');
+    this.#sends?.clear(reason === 'close' ? 'closed' : 'give-up');
     this.#readyState = CLOSED;
     const last = this.#lastClose;
     const request = this.#closeRequest;
     const code = last?.code ?? request?.code ?? 1006;
-    const unconfirmed = last?.unconfirmed ?? 0;
-    this.#unconfirmedTotal += unconfirmed;
-    const event: CloseEvent = {
+    const unconfirmed = last?.unconfirmed ?? NOTHING;
+    this.#possiblyLost += unconfirmed.messages;
+    this.#events.emit('close', {
       event: 'close',
       name: this.name,
+      gaveUp: reason === 'give-up',
+      ...(last?.fault === undefined ? {} : { fault: last.fault }),
       code,
       reason: last?.reason ?? request?.reason ?? '',
       wasClean: code !== 1006,
-      ...(last?.fault === undefined ? {} : { fault: last.fault }),
-      unconfirmed,
-    };
-    this.#emit('close', event);
-  }
-
-  /** Node listeners, the diagnostics channel (`holdfast:reconnect`) and browser-style listeners. */
-  #emit<K extends 'open' | 'disconnect' | 'reconnecting' | 'give-up' | 'close'>(name: K, payload: ReconnectingWebSocketEvents[K][0]): void {
-    publish('reconnect', payload);
-    this.#emitLocal(name, ...([payload] as ReconnectingWebSocketEvents[K]));
-    const web = this.#web;
-    if ((name === 'open' || name === 'close') && web?.wants(name) === true) {
-      web.dispatch({ ...payload, type: name, target: this });
-    }
-  }
-
-  /** A listener that throws must not break the connection that emitted the event. */
-  #emitLocal<K extends keyof ReconnectingWebSocketEvents>(name: K, ...args: ReconnectingWebSocketEvents[K]): void {
-    try {
-      (this.emit as (name: K, ...args: ReconnectingWebSocketEvents[K]) => boolean)(name, ...args);
-    } catch (error) {
-      const detail = error instanceof Error ? error : new Error(String(error));
-      process.emitWarning(`a '${name}' listener of ReconnectingWebSocket '${this.name}' threw: ${detail.message}`, {
-        type: 'HoldfastListenerWarning',
-        detail: detail.stack ?? '',
-      });
-    }
+      unconfirmed: unconfirmedReport(unconfirmed),
+    });
+    // Final: nothing more is emitted but a drop for what is sent after it (to listeners added then).
+    this.#events.clear();
+    this.#messages.clear();
+    this.#web?.clear();
   }
 }
 

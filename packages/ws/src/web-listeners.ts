@@ -1,14 +1,17 @@
 /**
  * The browser-style half of the surface (`addEventListener`, `onmessage`…),
  * so code written for a WebSocket or for reconnecting-websocket keeps
- * working. Node listeners (`on('message')`) are the fast path; event objects
- * are built here only when a browser-style listener exists.
+ * working: a thin layer over the socket's own events, which it listens to
+ * once the first browser-style listener is added. Node listeners
+ * (`on('message')`) are the fast path; event objects are built here only
+ * when a browser-style listener exists.
  */
 export type WebEventType = 'open' | 'message' | 'close' | 'error';
 
 export interface WebEvent {
   readonly type: WebEventType;
   readonly target: unknown;
+  readonly [field: string]: unknown;
 }
 
 export type WebListener = ((event: never) => void) | { handleEvent(event: never): void };

@@ -1,8 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type CloseEvent, type DisconnectEvent, type GiveUpEvent, type ReconnectingEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type CloseEvent = ReconnectingWebSocketEvents['close'];
+type DisconnectEvent = ReconnectingWebSocketEvents['disconnect'];
+type GiveUpEvent = ReconnectingWebSocketEvents['give-up'];
+type ReconnectingEvent = ReconnectingWebSocketEvents['reconnecting'];
 
 failOnEscapes();
 
@@ -108,7 +113,7 @@ describe('close-code policy', () => {
     socket.send('x'.repeat(1000));
     const event = await closed;
     expect(disconnects).toHaveLength(1);
-    expect(disconnects[0]).toMatchObject({ code: 1009, willReconnect: false, unconfirmed: 1 });
+    expect(disconnects[0]).toMatchObject({ code: 1009, willReconnect: false, unconfirmed: { messages: 1, bytes: 1000 } });
     expect(event.code).toBe(1009);
     expect(event.fault).toMatchObject({ code: 'WS_1009', transient: false });
     expect(event.fault!.hint).toMatch(/maxPayload|payload/i);
@@ -116,5 +121,34 @@ describe('close-code policy', () => {
     expect(small.connections).toBe(1);
     await socket.close();
     await small.stop();
+  });
+
+  it('a close frame that arrives while onConnect finishes is a loss like any other: the socket reconnects', async () => {
+    let greeted = 0;
+    const flaky = await startServer({
+      echo: false,
+      onConnection: (peer) => {
+        peer.on('message', () => {
+          // The handshake's answer; the first connection also closes at once, so the client reads the greeting
+          // and the close frame in one turn: onConnect resolves on the greeting with the socket already CLOSING.
+          peer.send('hello');
+          if (++greeted === 1) peer.close(1012, 'restarting');
+        });
+      },
+    });
+    const socket = new ReconnectingWebSocket(flaky.url, {
+      schedule: constant(10),
+      onConnect: ({ socket: raw, send }) =>
+        new Promise<void>((resolve) => {
+          raw.once('message', () => resolve());
+          send('ready');
+        }),
+    });
+    const disconnects: DisconnectEvent[] = [];
+    socket.on('disconnect', (event) => disconnects.push(event));
+    await waitFor(() => flaky.connections >= 2 && socket.readyState === ReconnectingWebSocket.OPEN, 'the second connection, open', 5000);
+    expect(disconnects.map((event) => [event.code, event.willReconnect])).toEqual([[1012, true]]);
+    await socket.close();
+    await flaky.stop();
   });
 });

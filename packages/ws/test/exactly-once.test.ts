@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type DisconnectEvent, type DropEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type DisconnectEvent = ReconnectingWebSocketEvents['disconnect'];
+type DropEvent = ReconnectingWebSocketEvents['drop'];
 
 failOnEscapes();
 
@@ -27,7 +30,7 @@ describe('delivery across 100 forced reconnects', () => {
       schedule: constant(1),
       minUptimeMs: 0,
       heartbeat: { intervalMs: 2, timeoutMs: 5000 },
-      queue: { maxMessages: 50, overflow: 'drop-oldest' },
+      queue: { maxItems: 50, overflow: 'drop-oldest' },
     });
     const dropped: DropEvent[] = [];
     const disconnects: DisconnectEvent[] = [];
@@ -54,10 +57,10 @@ describe('delivery across 100 forced reconnects', () => {
     for (const seqDropped of droppedSeqs) expect(receivedSet.has(seqDropped)).toBe(false);
     let missing = 0;
     for (let n = 1; n <= lastSent; n++) if (!receivedSet.has(n) && !droppedSeqs.has(n)) missing++;
-    const reportedUnconfirmed = disconnects.reduce((sum, event) => sum + event.unconfirmed, 0);
+    const reportedUnconfirmed = disconnects.reduce((sum, event) => sum + event.unconfirmed.messages, 0);
     expect(missing).toBeLessThanOrEqual(reportedUnconfirmed);
     // The heartbeat confirms often, so the report is a tight bound rather than "everything".
     expect(reportedUnconfirmed).toBeLessThan(lastSent / 2);
-    expect(socket.stats()).toMatchObject({ disconnects: RECONNECTS, unconfirmed: reportedUnconfirmed });
+    expect(socket.stats()).toMatchObject({ disconnects: RECONNECTS, possiblyLost: reportedUnconfirmed });
   }, 60_000);
 });

@@ -3,9 +3,11 @@ import { performance } from 'node:perf_hooks';
 import type WebSocket from 'ws';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type DisconnectEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type DisconnectEvent = ReconnectingWebSocketEvents['disconnect'];
 
 failOnEscapes();
 
@@ -32,7 +34,7 @@ describe('faults through the chaos proxy', () => {
       heartbeat,
       schedule: constant(20),
       minUptimeMs: 0,
-      onOpen: ({ socket: opened }) => {
+      onConnect: ({ socket: opened }) => {
         raw = opened;
       },
     });
@@ -53,7 +55,7 @@ describe('faults through the chaos proxy', () => {
     expect(event.fault.kind).toBe('timeout');
     expect(event).toMatchObject({ code: 1006, willReconnect: true });
     // The five sent into the stall are reported, the confirmed one is not.
-    expect(event.unconfirmed).toBe(5);
+    expect(event.unconfirmed.messages).toBe(5);
     expect(detectedMs).toBeGreaterThanOrEqual(heartbeat.timeoutMs - 20);
     // interval + timeout is the bound; the margin absorbs timer lateness on a loaded machine.
     expect(detectedMs).toBeLessThan(heartbeat.intervalMs + heartbeat.timeoutMs + 400);

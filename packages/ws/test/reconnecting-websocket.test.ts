@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type OpenEvent, type WebMessageEvent } from '@holdfast/ws';
+import { DEFAULT_WS_SCHEDULE, ReconnectingWebSocket, type WebMessageEvent, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { activeHandles, startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type OpenEvent = ReconnectingWebSocketEvents['open'];
 
 failOnEscapes();
 
@@ -62,10 +64,11 @@ describe('ReconnectingWebSocket against a real server', () => {
     await socket.close();
   });
 
-  it('queues what is sent before the connection opens and flushes it after onOpen, in order', async () => {
+  it('queues what is sent before the connection opens and flushes it after onConnect, in order', async () => {
     const socket = new ReconnectingWebSocket(server.url, {
-      onOpen: async ({ send, attempt }) => {
+      onConnect: async ({ send, attempt, signal }) => {
         expect(attempt).toBe(1);
+        expect(signal.aborted).toBe(false);
         // A resubscription that needs a round trip still goes first.
         await new Promise((resolve) => setTimeout(resolve, 20));
         send('subscribe');
@@ -138,19 +141,86 @@ describe('ReconnectingWebSocket against a real server', () => {
     expect(socket.stats().dropped.closed).toBe(1);
   });
 
-  it('validates its options at construction, naming the option and what is accepted', () => {
+  it('validates its options at construction, naming the option and what is accepted; unknown ones are refused with a hint', () => {
     expect(() => new ReconnectingWebSocket('http://[bad')).toThrow(/url must be a ws:, wss:, http: or https: URL/);
     expect(() => new ReconnectingWebSocket('ftp://user:pw@example.com')).toThrow(/got an invalid URL string/);
     expect(() => new ReconnectingWebSocket('ftp://user:pw@example.com')).not.toThrow(/pw/);
     expect(() => new ReconnectingWebSocket(server.url, { heartbeat: { intervalMs: 0 } })).toThrow(
-      "option 'heartbeat.intervalMs' must be a number > 0 (milliseconds), got 0",
+      "ReconnectingWebSocket: option 'heartbeat.intervalMs' must be an integer number of milliseconds from 1 to 2147483647, got 0",
     );
     expect(() => new ReconnectingWebSocket(server.url, { queue: { overflow: 'lose' as never } })).toThrow(
       `option 'queue.overflow' must be 'reject', 'drop-oldest' or 'drop-newest', got "lose"`,
     );
     expect(() => new ReconnectingWebSocket(server.url, { maxAttempts: 0 })).toThrow(
-      "option 'maxAttempts' must be an integer >= 1 or Infinity, got 0",
+      "option 'maxAttempts' must be an integer >= 1, or Infinity, got 0",
     );
-    expect(() => new ReconnectingWebSocket(server.url, { onOpen: 'x' as never })).toThrow("option 'onOpen' must be a function");
+    expect(() => new ReconnectingWebSocket(server.url, { onConnect: 'x' as never })).toThrow("option 'onConnect' must be a function");
+    expect(() => new ReconnectingWebSocket(server.url, { minUptime: 10 } as never)).toThrow(
+      "ReconnectingWebSocket: unknown option 'minUptime' (did you mean minUptimeMs?)",
+    );
+    expect(() => new ReconnectingWebSocket(server.url, { queue: { maxItem: 10 } } as never)).toThrow(
+      "unknown option 'queue.maxItem' (did you mean maxItems?)",
+    );
+    expect(() => new ReconnectingWebSocket(server.url, { heartbeat: { interval: 10 } } as never)).toThrow(
+      "unknown option 'heartbeat.interval' (did you mean intervalMs?)",
+    );
+  });
+
+  it('the old option names work for one release, each with one DeprecationWarning', async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const hooked: number[] = [];
+      const socket = new ReconnectingWebSocket(server.url, {
+        onOpen: ({ attempt }) => void hooked.push(attempt),
+        queue: { maxMessages: 1 },
+        schedule: DEFAULT_WS_SCHEDULE,
+      });
+      socket.send('first');
+      socket.send('second'); // the queue holds one: 'first' is dropped
+      await nextEvent(socket, 'open');
+      await waitFor(() => server.received.length === 1, 'the queued message');
+      expect(hooked).toEqual([1]);
+      expect(server.received).toEqual(['second']);
+      expect(socket.stats().dropped).toMatchObject({ overflow: 1, total: 1 });
+      expect(() => new ReconnectingWebSocket(server.url, { onOpen: () => {}, onConnect: () => {} })).toThrow(
+        "give 'onConnect' or its old name 'onOpen', not both",
+      );
+      await socket.close();
+      expect(DEFAULT_WS_SCHEDULE.next({ attempt: 1, previousDelayMs: 0, random: () => 0.5 })).toBe(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const codes = warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code);
+    expect(codes.sort()).toEqual(['HOLDFAST_DEP003', 'HOLDFAST_DEP009', 'HOLDFAST_DEP010']);
+  });
+
+  it("EventEmitter's addListener/removeListener/removeAllListeners still work for one release, with one DeprecationWarning", async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const socket = new ReconnectingWebSocket(server.url);
+      const messages: string[] = [];
+      const onMessage = (data: Buffer): void => void messages.push(data.toString());
+      /* eslint-disable @typescript-eslint/no-deprecated -- the old names, on purpose */
+      socket.addListener('message', onMessage);
+      await nextEvent(socket, 'open');
+      socket.send('one');
+      await waitFor(() => messages.length === 1, 'the echo');
+      socket.removeListener('message', onMessage);
+      socket.send('two');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(messages).toEqual(['one']);
+      socket.removeAllListeners();
+      /* eslint-enable @typescript-eslint/no-deprecated */
+      await socket.close();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.code)).toEqual(['HOLDFAST_DEP014']);
   });
 });

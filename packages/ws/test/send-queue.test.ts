@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { constant, QueueFullError } from '@holdfast/core';
-import { ReconnectingWebSocket, type DropEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type DropEvent = ReconnectingWebSocketEvents['drop'];
 
 failOnEscapes();
 
@@ -15,7 +17,7 @@ async function downServer() {
 
 async function sendWhileDown(overflow: 'drop-oldest' | 'drop-newest' | 'reject') {
   const down = await downServer();
-  const socket = new ReconnectingWebSocket(down.url, { queue: { maxMessages: 3, overflow }, schedule: constant(20), minUptimeMs: 0 });
+  const socket = new ReconnectingWebSocket(down.url, { queue: { maxItems: 3, overflow }, schedule: constant(20), minUptimeMs: 0 });
   const drops: DropEvent[] = [];
   socket.on('drop', (event) => drops.push(event));
   const results: unknown[] = [];
@@ -102,7 +104,7 @@ describe('backpressure', () => {
     let accepted = 0;
     while (socket.send(chunk)) accepted++;
     expect(socket.bufferedAmount).toBeGreaterThanOrEqual(64 * 1024);
-    await new Promise<void>((resolve) => socket.once('drain', resolve));
+    await new Promise<void>((resolve) => socket.once('drain', () => resolve()));
     expect(socket.bufferedAmount).toBeLessThan(64 * 1024);
     expect(accepted).toBeGreaterThanOrEqual(0);
     await socket.close();

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { constant } from '@holdfast/core';
-import { ReconnectingWebSocket, type DisconnectEvent, type ReconnectingEvent } from '@holdfast/ws';
+import { ReconnectingWebSocket, type ReconnectingWebSocketEvents } from '@holdfast/ws';
 import { startServer, waitFor, type TestServer } from './support/ws-server.js';
 import { failOnEscapes } from './support/escapes.js';
+
+type DisconnectEvent = ReconnectingWebSocketEvents['disconnect'];
+type ReconnectingEvent = ReconnectingWebSocketEvents['reconnecting'];
 
 failOnEscapes();
 
