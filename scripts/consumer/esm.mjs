@@ -16,7 +16,7 @@ import { tracing } from '@opentelemetry/sdk-node';
 import { createChaosProxy } from '@holdfast/chaos';
 import { CircuitBreaker, OutcomeUnknownError, ResponseStatusError, classify, constant, holdfastRetryOptions, retry } from '@holdfast/core';
 import { idempotency } from '@holdfast/express';
-import { createHttpClient, httpSource, retryInterceptor, withResilience, wrapFetch } from '@holdfast/http';
+import { createHttpClient, httpSource, retryInterceptor, resilientAxios, resilientFetch } from '@holdfast/http';
 import { ResilientMongoose } from '@holdfast/mongoose';
 import { ReconnectingSocket } from '@holdfast/net';
 import { createTraceExporter } from '@holdfast/otlp';
@@ -68,23 +68,22 @@ await check("undici Agent.compose(retryInterceptor()) with the project's undici:
   await agent.close();
 });
 
-await check('createHttpClient() and wrapFetch(globalThis.fetch) retry a reset GET', async () => {
+await check('createHttpClient() and resilientFetch(globalThis.fetch) retry a reset GET', async () => {
   const client = createHttpClient(fast);
   let heal = resetNext();
   client.on('retry', () => heal());
   const res = await client.request(`${base}/client`);
   assert.equal(await res.body.text(), 'applied /client');
   await client.close();
-  const fetch = wrapFetch(globalThis.fetch, { ...fast, onRetry: () => heal() });
+  const fetch = resilientFetch(globalThis.fetch, { ...fast, onRetry: () => heal() });
   heal = resetNext();
   assert.equal(await (await fetch(`${base}/fetch`)).text(), 'applied /fetch');
   fetch.close?.();
 });
 
-await check("withResilience(the project's axios) retries a reset GET and refuses to repeat a POST", async () => {
+await check("resilientAxios(the project's axios) retries a reset GET and refuses to repeat a POST", async () => {
   let heal = resetNext();
-  const instance = axios.create({ baseURL: base });
-  withResilience(instance, { ...fast, onRetry: () => heal() });
+  const instance = resilientAxios(axios.create({ baseURL: base }), { ...fast, onRetry: () => heal() });
   assert.equal((await instance.get('/axios')).data, 'applied /axios');
   heal = resetNext();
   const error = await instance.post('/axios-post', 'x').catch((e) => e);

@@ -12,7 +12,7 @@ import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { createChaosProxy, type ChaosProxy } from '@holdfast/chaos';
 import { ResponseStatusError, classify, holdfastRetryOptions, retry, type Fault } from '@holdfast/core';
 import { RedisIdempotencyStore, clientAbort, idempotency, safeResponses } from '@holdfast/express';
-import { createHttpClient, retryInterceptor, withResilience, wrapFetch, type HttpClient } from '@holdfast/http';
+import { createHttpClient, resilientAxios, resilientFetch, retryInterceptor, type HttpClient } from '@holdfast/http';
 import { ResilientMongoose, connectMongoose } from '@holdfast/mongoose';
 import { ReconnectingSocket } from '@holdfast/net';
 import { createTraceExporter, resilientExporter } from '@holdfast/otlp';
@@ -25,8 +25,8 @@ export async function typed(url: string, proxy: ChaosProxy): Promise<void> {
   const text: string = await res.body.text();
   const client: HttpClient = createHttpClient();
   const viaClient: Dispatcher = client.dispatcher;
-  const api = withResilience(axios.create({ baseURL: url }));
-  const fetch = wrapFetch(globalThis.fetch);
+  const api = resilientAxios(axios.create({ baseURL: url }));
+  const fetch = resilientFetch(globalThis.fetch);
   const body: string = await pRetry(
     async () => {
       const r = await fetch(url);

@@ -62,8 +62,11 @@ export function record(object: ContractObject, name: string, events: readonly st
   const published: string[] = [];
   const received: string[] = [];
   const payloads = new Map<string, unknown[]>();
+  // The object's own events only: an object may also drive core's retry loop, whose events it does not re-emit.
+  const watched = new Set(events);
   const onMessage = (message: unknown): void => {
-    if ((message as { name?: unknown }).name === name) published.push((message as { event: string }).event);
+    const { name: from, event } = message as { name?: unknown; event?: unknown };
+    if (from === name && typeof event === 'string' && watched.has(event)) published.push(event);
   };
   for (const channel of HOLDFAST_CHANNELS) diagnosticsChannel.subscribe(channel, onMessage);
   const offs = events.map((event) =>

@@ -170,6 +170,10 @@ export function createMetricsBridge(options: MetricsBridgeOptions): MetricsBridg
       transitions.add(1, { 'holdfast.name': name, 'holdfast.breaker.state': to });
     },
     'stale-connection': (p) => stale.add(1, baseAttributes(p)),
+    // The OTLP exporter publishes its batches' retries itself (with their items), not on holdfast:retry.
+    otlp: (p) => {
+      if (p.event === 'retry') retries.add(1, { ...baseAttributes(p), 'holdfast.retry.immediate': false });
+    },
     express: (p) => {
       switch (p.event) {
         case 'client-abort':

@@ -53,8 +53,9 @@ export interface PolicyShared {
   readonly port: BreakerPort | undefined;
 }
 
-// One-shot calls without listeners still publish on the diagnostics channels; this emitter never gets listeners.
+// One-shot calls without listeners still publish on the diagnostics channels; these emitters never get listeners.
 const publishOnly = new TypedEvents<RetryEvents>();
+const silent = new TypedEvents<RetryEvents>(false);
 
 type ShouldRetry = (fault: Fault, attempt: number) => boolean;
 
@@ -189,7 +190,7 @@ function recovered(run: RetryRun<unknown>, attempts: number): void {
   }
   if (run.counters !== undefined) run.counters.recovered++;
   run.port?.settle(undefined);
-  if (run.lastFault !== undefined) run.events.emit('recovered', { ...named(run), attempts, fault: run.lastFault });
+  if (run.lastFault !== undefined) run.events.emit('recovered', { event: 'recovered', ...named(run), attempts, fault: run.lastFault });
 }
 
 async function runAttempt<T>(run: RetryRun<T>, attempt: number): Promise<T> {
@@ -259,7 +260,7 @@ export function nextDelay(run: RetryRun<unknown>, error: unknown, attempt: numbe
   const { budget } = run;
   if (budget !== undefined) {
     if (!budget.tryWithdraw(fault)) {
-      run.events.emit('budget-exhausted', { ...named(run), attempts: attempt, fault, available: budget.available });
+      run.events.emit('budget-exhausted', { event: 'budget-exhausted', ...named(run), attempts: attempt, fault, available: budget.available });
       throw giveUp(run, new RetryError(fault, attempt, 'budget-exhausted', error));
     }
     const cost = budget.costOf(fault);
@@ -276,7 +277,7 @@ export function nextDelay(run: RetryRun<unknown>, error: unknown, attempt: numbe
     run.counters.retries++;
     if (immediate) run.counters.immediateRetries++;
   }
-  run.events.emit('retry', { ...named(run), attempt, delayMs: Math.round(delayMs), immediate, fault });
+  run.events.emit('retry', { event: 'retry', ...named(run), attempt, delayMs: Math.round(delayMs), immediate, fault });
   return delayMs;
 }
 
@@ -301,7 +302,7 @@ function peerAlive(run: RetryRun<unknown>, fault: Fault): boolean {
 
 function giveUp(run: RetryRun<unknown>, error: RetryError): RetryError {
   if (run.counters !== undefined) run.counters.gaveUp++;
-  run.events.emit('give-up', { ...named(run), attempts: error.attempts, reason: error.reason, fault: error.fault });
+  run.events.emit('give-up', { event: 'give-up', ...named(run), attempts: error.attempts, reason: error.reason, fault: error.fault });
   return error;
 }
 
@@ -370,8 +371,10 @@ function bothMustAgree(first: ShouldRetry | undefined, second: ShouldRetry | und
 
 function oneShotEvents(options: RetryOptions): TypedEvents<RetryEvents> {
   const { onRetry, onRecovered, onGiveUp, onBudgetExhausted } = options;
-  if (onRetry === undefined && onRecovered === undefined && onGiveUp === undefined && onBudgetExhausted === undefined) return publishOnly;
-  const events = new TypedEvents<RetryEvents>();
+  const publish = options.publish !== false;
+  if (onRetry === undefined && onRecovered === undefined && onGiveUp === undefined && onBudgetExhausted === undefined)
+    return publish ? publishOnly : silent;
+  const events = new TypedEvents<RetryEvents>(publish ? {} : false);
   if (onRetry !== undefined) events.on('retry', onRetry);
   if (onRecovered !== undefined) events.on('recovered', onRecovered);
   if (onGiveUp !== undefined) events.on('give-up', onGiveUp);

@@ -88,6 +88,14 @@ export interface RetryPolicyOptions {
   /** Shown in events, to tell policies apart. */
   readonly name?: string;
   /**
+   * Publish the policy's events on `holdfast:retry`, `holdfast:recovered`,
+   * `holdfast:give-up` and `holdfast:budget-exhausted`. Default true; false
+   * for an object that turns them into events of its own and publishes those
+   * (one publish per event: the OTLP exporter's `retry`, a mongoose handle's
+   * `reconnecting`). Listeners get them either way.
+   */
+  readonly publish?: boolean;
+  /**
    * Let the process exit while a retry sleeps or an attempt timer runs.
    * Default false: someone awaits the result, and a script whose only work is
    * a retrying call must not exit silently in the middle of it.
@@ -98,6 +106,7 @@ export interface RetryPolicyOptions {
 }
 
 export interface RetryEvent {
+  readonly event: 'retry';
   readonly name?: string;
   /** The attempt that failed (1 for the first); the next one is `attempt + 1`. */
   readonly attempt: number;
@@ -110,6 +119,7 @@ export interface RetryEvent {
 
 /** A call succeeded after retries: the peer is flaky but alive. */
 export interface RecoveredEvent {
+  readonly event: 'recovered';
   readonly name?: string;
   /** Attempts the call made, the successful one included. */
   readonly attempts: number;
@@ -118,6 +128,7 @@ export interface RecoveredEvent {
 }
 
 export interface GiveUpEvent {
+  readonly event: 'give-up';
   readonly name?: string;
   readonly attempts: number;
   readonly reason: GiveUpReason;
@@ -125,6 +136,7 @@ export interface GiveUpEvent {
 }
 
 export interface RetryBudgetRefusedEvent {
+  readonly event: 'budget-exhausted';
   readonly name?: string;
   readonly attempts: number;
   readonly fault: Fault;
@@ -204,6 +216,7 @@ const POLICY_RULES: Record<string, Rule> = {
   context: contextRule,
   shouldRetry: shouldRetryRule,
   name: [(v) => typeof v === 'string', 'a string'],
+  publish: [(v) => typeof v === 'boolean', 'true or false'],
   unref: [(v) => typeof v === 'boolean', 'a boolean'],
   random: [isFunction, 'a function returning a number in [0, 1)'],
 };

@@ -36,13 +36,14 @@ export interface RetryPolicyStats {
  */
 export class RetryPolicy {
   readonly #options: RetryPolicyOptions;
-  readonly #events = new TypedEvents<RetryEvents>();
+  readonly #events: TypedEvents<RetryEvents>;
   readonly #shared: PolicyShared;
 
   constructor(options: RetryPolicyOptions = {}) {
     const problem = policyOptionsProblem(options);
     if (problem !== undefined) throw problem;
     this.#options = Object.freeze({ ...options });
+    this.#events = new TypedEvents<RetryEvents>(options.publish === false ? false : {});
     this.#shared = {
       sleepers: new Set(),
       counters: { calls: 0, retries: 0, immediateRetries: 0, recovered: 0, gaveUp: 0, refundedTokens: 0 },

@@ -228,7 +228,7 @@ describe('retry() under real faults', () => {
     expect((error as Error).message).toContain('the outcome is unknown');
     expect(server.hits()).toBe(1);
     expect(shouldRetry).not.toHaveBeenCalled();
-    expect(giveUps).toEqual([{ attempts: 1, reason: 'outcome-unknown', fault: (error as OutcomeUnknownError).fault }]);
+    expect(giveUps).toEqual([{ event: 'give-up', attempts: 1, reason: 'outcome-unknown', fault: (error as OutcomeUnknownError).fault }]);
   });
 
   it('repeats the same POST when it carries an idempotency key, or the caller says it is idempotent', async () => {
@@ -729,8 +729,8 @@ describe('retry() with a RetryBudget', () => {
     expect(error).toBeInstanceOf(RetryError);
     expect(error).toMatchObject({ reason: 'budget-exhausted', attempts: 1, fault: { kind: 'connection-refused' } });
     expect(((error as RetryError).cause as { code: string }).code).toBe('ECONNREFUSED');
-    expect(refusedEvents).toEqual([{ attempts: 1, fault: (error as RetryError).fault, available: 0 }]);
-    expect(giveUps).toEqual([{ attempts: 1, reason: 'budget-exhausted', fault: (error as RetryError).fault }]);
+    expect(refusedEvents).toEqual([{ event: 'budget-exhausted', attempts: 1, fault: (error as RetryError).fault, available: 0 }]);
+    expect(giveUps).toEqual([{ event: 'give-up', attempts: 1, reason: 'budget-exhausted', fault: (error as RetryError).fault }]);
     expect(budgetEvents).toHaveLength(1);
     expect(budget.stats()).toMatchObject({ requests: 1, retries: 0, refused: 1 });
   });

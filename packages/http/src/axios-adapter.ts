@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { warnDeprecated } from '@holdfast/core';
 import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
@@ -30,10 +31,26 @@ interface AxiosConfigLike {
 
 type Adapter = (config: AxiosConfigLike) => Promise<AxiosResponseLike>;
 
-export interface AxiosInstanceLike {
-  defaults: { adapter?: unknown };
+interface InterceptorHandler {
+  fulfilled?: unknown;
+  rejected?: unknown;
+  synchronous?: boolean;
+  runWhen?: unknown;
 }
 
+interface InterceptorManagerLike {
+  handlers?: readonly (InterceptorHandler | null)[];
+  use(fulfilled?: unknown, rejected?: unknown, options?: { synchronous?: boolean; runWhen?: unknown }): number;
+}
+
+export interface AxiosInstanceLike {
+  defaults: { adapter?: unknown };
+  /** axios 1.x: an instance makes another from its own defaults. */
+  create?: (config?: object) => AxiosInstanceLike;
+  interceptors?: { request: InterceptorManagerLike; response: InterceptorManagerLike };
+}
+
+/** What `resilientAxios()` adds to the axios instance it returns. */
 export interface ResilientAxios {
   /** Counters over every origin. */
   stats(): HttpRetryStats;
@@ -64,17 +81,54 @@ async function resolveAdapter(adapter: unknown): Promise<Adapter> {
 }
 
 /**
- * Gives an axios instance holdfast's rules without changing how it is
- * called: the instance's adapter is wrapped, so each attempt is one real
+ * A new axios instance with holdfast's rules, made from `instance` (its
+ * defaults and interceptors as they are now); `instance` itself is left as it
+ * was. The new instance's adapter is wrapped, so each attempt is one real
  * adapter call with the config axios already transformed. Responses and
  * errors keep axios' shapes; a request whose outcome is unknown rejects with
- * `OutcomeUnknownError` (its `cause` is the AxiosError).
+ * `OutcomeUnknownError` (its `cause` is the AxiosError). The instance also
+ * has `on`/`once`/`off`, `stats()` and `close()` (which releases its breakers).
+ */
+export function resilientAxios<I extends AxiosInstanceLike>(instance: I, options: HttpRetryOptions = {}): I & ResilientAxios {
+  checkInstance('resilientAxios', instance);
+  if (typeof instance.create !== 'function' || instance.interceptors === undefined) {
+    throw new TypeError('resilientAxios: the instance has no create(); axios 1.6 or later is needed (npm install axios@1)');
+  }
+  const copy = instance.create() as I;
+  for (const kind of ['request', 'response'] as const) {
+    for (const handler of instance.interceptors[kind].handlers ?? []) {
+      if (handler === null) continue;
+      copy.interceptors?.[kind].use(handler.fulfilled, handler.rejected, {
+        synchronous: handler.synchronous ?? false,
+        runWhen: handler.runWhen ?? null,
+      });
+    }
+  }
+  return Object.assign(copy, install('resilientAxios', copy, options));
+}
+
+/**
+ * @deprecated Use `resilientAxios(instance)`, which returns a new instance and
+ * leaves yours as it was. This one changes `instance` in place (HOLDFAST_DEP015).
  */
 export function withResilience(instance: AxiosInstanceLike, options: HttpRetryOptions = {}): ResilientAxios {
+  warnDeprecated(
+    'HOLDFAST_DEP015',
+    'withResilience(instance) of @holdfast/http is deprecated: use resilientAxios(instance), which returns a new axios instance and leaves yours as it was',
+  );
+  checkInstance('withResilience', instance);
+  return install('withResilience', instance, options);
+}
+
+function checkInstance(where: string, instance: AxiosInstanceLike): void {
   if ((typeof instance !== 'object' && typeof instance !== 'function') || (instance as unknown) === null || typeof instance.defaults !== 'object') {
-    throw new TypeError('withResilience: the first argument must be an axios instance (axios or axios.create())');
+    throw new TypeError(`${where}: the first argument must be an axios instance (axios or axios.create())`);
   }
-  const guards = new OriginGuards(resolveRetryOptions('withResilience', options));
+}
+
+/** Wraps `instance`'s adapter with holdfast's rules. */
+function install(where: string, instance: AxiosInstanceLike, options: HttpRetryOptions): ResilientAxios {
+  const guards = new OriginGuards(resolveRetryOptions(where, options));
   const { statusCodes } = guards.options;
   const original = instance.defaults.adapter;
   let adapterPromise: Promise<Adapter> | undefined;

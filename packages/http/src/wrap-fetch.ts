@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { warnDeprecated } from '@holdfast/core';
 import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
@@ -38,16 +39,26 @@ const EXTRA_KEYS = ['idempotent', 'idempotencyKey', 'deadlineMs', 'deadline', 'b
 
 /**
  * Any fetch function (Node's global one, undici's, a polyfill) with holdfast's
- * rules: `const fetch = wrapFetch(globalThis.fetch)`. Each attempt is a whole
+ * rules: `const fetch = resilientFetch(globalThis.fetch)`. Each attempt is a whole
  * `fetch()` call; string, byte, `URLSearchParams`, `FormData` and `Blob`
  * bodies are sent again as they were, a `Request` with a body is cloned per
  * attempt, a stream body is sent once unless `bodyFactory` is given.
  */
+export function resilientFetch(fetchImpl: FetchFunction, options: HttpRetryOptions = {}): ResilientFetch {
+  return make('resilientFetch', fetchImpl, options);
+}
+
+/** @deprecated Use `resilientFetch(fetch)`, the same function under the naming rule's name (HOLDFAST_DEP016). */
 export function wrapFetch(fetchImpl: FetchFunction, options: HttpRetryOptions = {}): ResilientFetch {
+  warnDeprecated('HOLDFAST_DEP016', 'wrapFetch(fetch) of @holdfast/http is deprecated: use resilientFetch(fetch), the same function');
+  return make('wrapFetch', fetchImpl, options);
+}
+
+function make(where: string, fetchImpl: FetchFunction, options: HttpRetryOptions): ResilientFetch {
   if (typeof fetchImpl !== 'function') {
-    throw new TypeError(`wrapFetch: the first argument must be a fetch function, got ${typeof fetchImpl}`);
+    throw new TypeError(`${where}: the first argument must be a fetch function, got ${typeof fetchImpl}`);
   }
-  return wrapFetchWith(fetchImpl, new OriginGuards(resolveRetryOptions('wrapFetch', options)));
+  return wrapFetchWith(fetchImpl, new OriginGuards(resolveRetryOptions(where, options)));
 }
 
 export function wrapFetchWith(fetchImpl: FetchFunction, guards: OriginGuards): ResilientFetch {

@@ -8,7 +8,7 @@ import { openHandles, watchProcess } from './support/process-guard.js';
 
 /**
  * The chaos proxy's faults through every face: client.request, client.fetch,
- * wrapFetch(globalThis.fetch) and axios with withResilience(). The effect
+ * resilientFetch(globalThis.fetch) and axios with resilientAxios(). The effect
  * server behind the proxy counts what it applied per request id, so each test
  * checks what the server did as well as what the caller saw.
  */
@@ -222,7 +222,7 @@ describe.each(Object.keys(faces))('%s', (name) => {
 
   describe('a stalled connection (timeout toxic)', () => {
     it('waiting for headers: the deadline (and the per-attempt limit where the face has one) ends it with a timeout fault', async () => {
-      // wrapFetch over the global fetch has no per-attempt limit (face.boundsAttempts): the deadline alone ends it.
+      // resilientFetch over the global fetch has no per-attempt limit (face.boundsAttempts): the deadline alone ends it.
       // undici checks headersTimeout on a 1 s clock, so 150 ms fires somewhere in 150 ms..~1.2 s: the deadline binds first.
       const url = await start({ attempts: 3 }, { headersTimeout: 150 });
       proxy!.addToxic({ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RangeNotResumableError, createHttpClient, openRange, retryInterceptor, wrapFetch } from '@holdfast/http';
+import { RangeNotResumableError, createHttpClient, openRange, resilientFetch, retryInterceptor } from '@holdfast/http';
 
 const entity = '0123456789abcdefghij';
 let server: Server | undefined;
@@ -59,7 +59,7 @@ describe('options are checked at construction', () => {
     [() => retryInterceptor({ retries: 3 } as never), /unknown option 'retries'; accepted: attempts/],
     [() => retryInterceptor({ budget: { ratio: -1 } }), /retryInterceptor: option 'budget.ratio' must be a finite number from 0 to 1000, got -1/],
     [() => createHttpClient({ keepAliveTimeout: -5 }), /option 'keepAliveTimeout' must be an integer number of milliseconds.*got -5/],
-    [() => wrapFetch('fetch' as never), /must be a fetch function, got string/],
+    [() => resilientFetch('fetch' as never), /resilientFetch: the first argument must be a fetch function, got string/],
     [
       () => retryInterceptor({ breaker: { maxResetTimeoutMs: 2 } }),
       /retryInterceptor: option 'breaker.maxResetTimeoutMs' must be an integer from resetTimeoutMs \(5\) to 2147483647, got 2/,

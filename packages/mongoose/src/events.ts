@@ -1,4 +1,4 @@
-import type { Fault, GiveUpReason } from '@holdfast/core';
+import type { CloseEvent, DisconnectEvent, Fault, GiveUpReason, OpenEvent } from '@holdfast/core';
 
 /**
  * - `connecting`: making the first connection (attempts repeat under `connectDeadlineMs`).
@@ -15,9 +15,22 @@ interface EventBase<E extends string> {
   readonly name: string;
 }
 
-/** Events of a ResilientMongoose; each is also published on the diagnostics channel `holdfast:mongoose`. */
+/**
+ * Events of a ResilientMongoose. The shared lifecycle of every reconnecting
+ * holdfast object (`state`, `open`, `disconnect`, `reconnecting`, `give-up`,
+ * `close`: the same payloads as a ReconnectingSocket's) is published once on
+ * `holdfast:reconnect`; `connected`, `disconnected` and `reconnected`, the
+ * names mongoose users know, are the same moments for listeners (not
+ * published again).
+ */
 export interface ResilientMongooseEvents {
   state: EventBase<'state'> & { readonly from: MongooseConnectionState; readonly to: MongooseConnectionState };
+  /** A usable server is reachable: the first connection, or again after a loss (`attempt`: attempts or probes it took). */
+  open: OpenEvent;
+  /** The server stopped being reachable (the shared payload of `disconnected`). */
+  disconnect: DisconnectEvent;
+  /** Final: after `close()`, or after the first connection was given up. */
+  close: CloseEvent;
   /** The first connection is up (`ready` resolves). */
   connected: EventBase<'connected'> & {
     /** Attempts it took, the successful one included. */

@@ -57,14 +57,18 @@ export interface ResilientMongooseStats {
 }
 
 // Every event of every handle goes to one diagnostics channel, `holdfast:mongoose`.
+// The shared lifecycle is published once, on holdfast:reconnect; mongoose's own names are for listeners only.
 const CHANNELS = {
-  state: 'mongoose',
-  connected: 'mongoose',
-  disconnected: 'mongoose',
-  reconnecting: 'mongoose',
-  reconnected: 'mongoose',
-  'give-up': 'mongoose',
-} as const satisfies { readonly [K in keyof ResilientMongooseEvents]: string };
+  state: 'reconnect',
+  open: 'reconnect',
+  disconnect: 'reconnect',
+  reconnecting: 'reconnect',
+  'give-up': 'reconnect',
+  close: 'reconnect',
+  connected: false,
+  disconnected: false,
+  reconnected: false,
+} as const satisfies { readonly [K in keyof ResilientMongooseEvents]: string | false };
 
 const CONNECTED = 1;
 const CONNECTING = 2;
@@ -116,6 +120,9 @@ export class ResilientMongoose {
   readonly #connectOptions: ConnectOptions;
   readonly #options: ResilientMongooseOptions;
   readonly #events = new TypedEvents<ResilientMongooseEvents>(CHANNELS);
+  // Probes that failed since the server was lost: the `open` after a loss took one more.
+  #probeFailures = 0;
+  #gaveUp: Fault | undefined;
   readonly #gate = new ServerGate();
   readonly #runner: OperationRunner;
   readonly #probe: ReachabilityProbe;
@@ -208,6 +215,7 @@ export class ResilientMongoose {
         reachable: () => this.#regained(),
         failed: (fault, attempt, delayMs) => {
           this.#noteFault(fault);
+          this.#probeFailures = attempt;
           this.#events.emit('reconnecting', { event: 'reconnecting', name: this.name, attempt, delayMs, fault });
         },
         clientClosed: () => this.#closedOutside(),
@@ -339,6 +347,8 @@ export class ResilientMongoose {
         type: 'HoldfastWarning',
       });
     }
+    const fault = this.#gaveUp;
+    this.#events.emit('close', { event: 'close', name: this.name, gaveUp: fault !== undefined, ...(fault === undefined ? {} : { fault }) });
     this.#events.clear();
   }
 
@@ -360,6 +370,7 @@ export class ResilientMongoose {
     this.#upSince = performance.now();
     this.#moveTo('connected');
     this.#gate.open();
+    this.#events.emit('open', { event: 'open', name: this.name, attempt: this.#connectAttempts });
     this.#events.emit('connected', {
       event: 'connected',
       name: this.name,
@@ -417,6 +428,8 @@ export class ResilientMongoose {
           signal,
           operation: { idempotent: true },
           name: this.name,
+          // The handle publishes these as its own 'reconnecting' and 'give-up' (one publish per event).
+          publish: false,
           ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
           onRetry: (event) => {
             this.#noteFault(event.fault);
@@ -431,6 +444,7 @@ export class ResilientMongoose {
           onGiveUp: (event) => {
             const fault = reported(event.fault);
             this.#noteFault(fault);
+            this.#gaveUp = fault;
             this.#events.emit('give-up', { event: 'give-up', name: this.name, attempts: event.attempts, reason: event.reason, fault });
           },
         },
@@ -501,15 +515,9 @@ export class ResilientMongoose {
     this.#disconnects++;
     this.#downSince = performance.now();
     this.#gate.close();
+    this.#probeFailures = 0;
     this.#moveTo('reconnecting');
-    this.#events.emit('disconnected', {
-      event: 'disconnected',
-      name: this.name,
-      fault,
-      unconfirmed: { messages: this.#inFlight - this.#gate.waiting, bytes: 0 },
-      uptimeMs: Math.round(performance.now() - this.#upSince),
-      willReconnect: true,
-    });
+    this.#reportLoss(fault, this.#inFlight - this.#gate.waiting, true);
     // A listener may have closed the handle meanwhile.
     if (this.state === 'reconnecting') this.#probe.start();
   }
@@ -527,6 +535,7 @@ export class ResilientMongoose {
     const downtimeMs = Math.round(performance.now() - this.#downSince);
     this.#moveTo('connected');
     this.#gate.open();
+    this.#events.emit('open', { event: 'open', name: this.name, attempt: this.#probeFailures + 1 });
     this.#events.emit('reconnected', { event: 'reconnected', name: this.name, downtimeMs });
   }
 
@@ -541,16 +550,20 @@ export class ResilientMongoose {
     }
     this.#gate.fail(new NotConnectedError('the mongoose connection was closed outside this handle', CLOSED_OUTSIDE_FAULT));
     this.#moveTo('disconnected');
-    if (wasConnected) {
-      this.#events.emit('disconnected', {
-        event: 'disconnected',
-        name: this.name,
-        fault: CLOSED_OUTSIDE_FAULT,
-        unconfirmed: { messages: this.#inFlight, bytes: 0 },
-        uptimeMs: Math.round(performance.now() - this.#upSince),
-        willReconnect: false,
-      });
-    }
+    if (wasConnected) this.#reportLoss(CLOSED_OUTSIDE_FAULT, this.#inFlight, false);
+  }
+
+  /** `disconnect` (the shared event) and `disconnected` (mongoose's name), one payload. */
+  #reportLoss(fault: Fault, messages: number, willReconnect: boolean): void {
+    const loss = {
+      name: this.name,
+      fault,
+      unconfirmed: { messages, bytes: 0 },
+      uptimeMs: Math.round(performance.now() - this.#upSince),
+      willReconnect,
+    };
+    this.#events.emit('disconnect', { event: 'disconnect', ...loss });
+    this.#events.emit('disconnected', { event: 'disconnected', ...loss });
   }
 
   /** mongoose's readyState, as the number it is (its enum type differs between mongoose 8 and 9). */

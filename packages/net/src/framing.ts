@@ -8,6 +8,8 @@
  * - `lines`: a message is followed by `\n`; a received `\r\n` also ends a line (the `\r` is removed).
  * - `length-prefixed`: a 4-byte unsigned big-endian length, then that many bytes.
  */
+import { HoldfastError } from '@holdfast/core';
+
 export type Framing = 'raw' | 'lines' | 'length-prefixed';
 
 export const FRAMINGS: readonly Framing[] = ['raw', 'lines', 'length-prefixed'];
@@ -20,13 +22,21 @@ const CARRIAGE_RETURN = 0x0d;
 /** Receives the frames a decoder finds; `message` may be a view into the received chunk. */
 export type FrameSink = (message: Buffer) => void;
 
-/** A received frame is larger than the configured limit: the stream cannot be trusted any more. */
-export class FrameTooLargeError extends Error {
-  readonly code = 'HOLDFAST_FRAME_TOO_LARGE';
-
+/**
+ * A received frame is larger than the configured limit: the stream cannot be
+ * trusted any more. Not transient: the peer would send the same again.
+ */
+export class FrameTooLargeError extends HoldfastError {
   constructor(size: number, limit: number) {
-    super(`received a frame of ${size} bytes or more, above maxMessageBytes (${limit}); the connection was dropped`);
-    this.name = 'FrameTooLargeError';
+    const message = `received a frame of ${size} bytes or more, above maxMessageBytes (${limit}); the connection was dropped`;
+    super(message, {
+      kind: 'protocol',
+      code: 'HOLDFAST_FRAME_TOO_LARGE',
+      phase: 'response',
+      transient: false,
+      hint: 'a message larger than maxMessageBytes arrived: raise maxMessageBytes if the peer really sends messages that big, or check that both sides use the same framing',
+      message,
+    });
   }
 }
 

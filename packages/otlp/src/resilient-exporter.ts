@@ -154,6 +154,8 @@ export class ResilientExporter<Batch> {
       // Telemetry prefers a duplicate to a loss: a batch whose outcome is unknown is sent again, and counted.
       operation: { idempotent: true },
       unref: true,
+      // The exporter publishes each retry itself (its 'retry', with the batch's items), and a batch it gives up as a 'drop'.
+      publish: false,
     });
     if (breaker !== undefined) {
       breaker.on('state-change', ({ to }) => {

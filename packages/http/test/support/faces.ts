@@ -1,6 +1,6 @@
 import axios from 'axios';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
-import { createHttpClient, withResilience, wrapFetch, type HttpClient, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
+import { createHttpClient, resilientAxios, resilientFetch, type HttpClient, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
 
 /** What one call through a face asks for. */
 export interface FaceInit {
@@ -22,8 +22,8 @@ export interface AttemptTimeouts {
 
 /**
  * The same scenarios through every face: the client's request() (the undici
- * interceptor), the client's fetch(), wrapFetch(globalThis.fetch) and an axios
- * instance with withResilience(). Each face answers { status, text } or throws.
+ * interceptor), the client's fetch(), resilientFetch(globalThis.fetch) and an
+ * axios instance made by resilientAxios(). Each face answers { status, text } or throws.
  */
 export interface Face {
   send(url: string, init: FaceInit): Promise<{ status: number; text: string }>;
@@ -32,7 +32,7 @@ export interface Face {
   readonly on: HttpClient['on'];
   stats: HttpClient['stats'];
   /**
-   * Whether the face applied the AttemptTimeouts it was given. wrapFetch over
+   * Whether the face applied the AttemptTimeouts it was given. resilientFetch over
    * Node's global fetch cannot: its pool is the global dispatcher, whose
    * timeouts (300 s) no fetch call can change without bringing its own
    * dispatcher, which would make it another face.
@@ -91,14 +91,14 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
       boundsAttempts: true,
     };
   },
-  wrapFetch: (options) => {
+  resilientFetch: (options) => {
     // Node's global fetch over a global dispatcher of this test's own, as after setGlobalDispatcher(): which Agent the
     // global one is otherwise depends on whether Node's bundled undici or the imported one got there first (Node 22's
     // bundled 6.29 keeps an aborted request's socket for ~4 s), and its pooled sockets would outlive the test.
     const previous = getGlobalDispatcher();
     const agent = new Agent();
     setGlobalDispatcher(agent);
-    const fetch = wrapFetch(globalThis.fetch, options);
+    const fetch = resilientFetch(globalThis.fetch, options);
     return {
       async send(url, init) {
         return readFetched(await fetch(url, fetchInit(init)), init);
@@ -116,8 +116,11 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
   axios: (options, timeouts = {}) => {
     // axios has one per-attempt limit, `timeout`: the socket may stay silent that long, waiting for headers or body alike.
     const limits = [timeouts.headersTimeout, timeouts.bodyTimeout].filter((ms): ms is number => ms !== undefined);
-    const instance = axios.create({ validateStatus: () => true, ...(limits.length === 0 ? {} : { timeout: Math.min(...limits) }) });
-    const resilient = withResilience(instance, options);
+    const instance = resilientAxios(
+      axios.create({ validateStatus: () => true, ...(limits.length === 0 ? {} : { timeout: Math.min(...limits) }) }),
+      options,
+    );
+    const resilient = instance;
     return {
       async send(url, init) {
         const res = await instance.request({

@@ -10,13 +10,12 @@ type Handle = ResilientMongoose & { contractServer?: MongoWireServer };
 export const resilientMongoose: ContractSubject = {
   title: 'ResilientMongoose (@holdfast/mongoose)',
   kind: 'connection',
-  events: ['state', 'connected', 'disconnected', 'reconnecting', 'reconnected', 'give-up'],
+  // The shared lifecycle (published on holdfast:reconnect); connected/disconnected/reconnected are listener-only faces.
+  events: ['state', 'open', 'disconnect', 'reconnecting', 'give-up', 'close'],
   misspelt: { key: 'connectDeadline', suggests: 'connectDeadlineMs' },
   knownGaps: {
-    publishOnce:
-      "core's RetryPolicy inside the handle publishes its own retry/give-up on holdfast:retry and holdfast:give-up besides the handle's events: it needs a publish switch (retry-policy.ts, issue 9)",
     lifecycle:
-      "its events are connected/disconnected/reconnected on holdfast:mongoose (the driver reconnects, not core's Supervisor); the shared names are open/disconnect on holdfast:reconnect",
+      "the driver reconnects, not core's Supervisor: its states are mongoose's (connecting, connected, reconnecting) and it has no maxAttempts; its shared events carry the shared payloads",
   },
   async start() {
     const server = await new MongoWireServer().start();

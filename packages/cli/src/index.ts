@@ -1,0 +1,14 @@
+export { main, USAGE } from './main.js';
+export { EXIT, UsageError } from './io.js';
+export type { CommandIo, OutputStream } from './io.js';
+export { VERSION } from './version.js';
+export { runDemo } from './demo/run-demo.js';
+export type { DemoReport, ScenarioReport } from './demo/run-demo.js';
+export { SCENARIOS } from './demo/scenarios/index.js';
+export { METRICS } from './demo/scenario.js';
+export type { Check, ClientRow, MetricKey, Metrics, Scenario, ScenarioContext, ScenarioOutcome } from './demo/scenario.js';
+export { diagnose } from './diagnose/run-diagnose.js';
+export type { DiagnoseOptions, StepObserver } from './diagnose/context.js';
+export type { DiagnoseReport, Finding, StepReport, Verdict } from './diagnose/report.js';
+export { CAUSES } from './diagnose/causes.js';
+export type { CauseId } from './diagnose/causes.js';
