@@ -95,6 +95,8 @@ const SHARED = [
   '@opentelemetry/resources',
 ];
 
+const CLI = '@holdfast/cli';
+
 const profiles = option('--profiles', 'lowest,highest').split(',');
 for (const name of profiles) if (!(name in PROFILES)) throw new Error(`consumer-test: unknown profile '${name}' (lowest, highest)`);
 
@@ -156,11 +158,15 @@ for (const profile of profiles) {
     // Added to the project's package.json, then `npm install` over its existing tree and lockfile. The packed
     // packages depend on each other by version: overrides point those at the tarballs too (the same spec, as npm wants).
     const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
-    const specs = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, `file:../tarballs/${file}`]));
+    const specs = Object.fromEntries(
+      Object.entries(packed)
+        .filter(([name]) => name !== CLI)
+        .map(([name, file]) => [name, `file:../tarballs/${file}`]),
+    );
     Object.assign(manifest.dependencies, specs);
     manifest.overrides = specs;
     writeFileSync(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    console.log(`   + ${Object.keys(packed).join(' ')} (the packed tarballs)`);
+    console.log(`   + ${Object.keys(specs).join(' ')} (the packed tarballs)`);
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], project);
     const versions = {};
     for (const name of Object.keys(own))
@@ -203,6 +209,30 @@ for (const profile of profiles) {
   } catch (error) {
     failed = true;
     console.error(`-- ${profile}: FAILED: ${error.message}`);
+  }
+}
+
+// The CLI is an application: users run it with npx or install it on its own, not beside their libraries. Installed
+// alone from its tarball (its holdfast dependencies from theirs), its bin must start and run a demo scenario.
+if (packed[CLI] !== undefined) {
+  const project = join(work, 'cli');
+  mkdirSync(project);
+  const specs = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, `file:../tarballs/${file}`]));
+  writeFileSync(
+    join(project, 'package.json'),
+    `${JSON.stringify({ name: 'holdfast-consumer-cli', private: true, dependencies: { [CLI]: specs[CLI] }, overrides: specs }, null, 2)}\n`,
+  );
+  console.log('\n-- the CLI, installed on its own');
+  try {
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], project);
+    const help = run(join(project, 'node_modules', '.bin', 'holdfast'), ['--help'], project, true);
+    if (!/demo/.test(help) || !/diagnose/.test(help)) throw new Error(`holdfast --help does not name its commands:\n${help}`);
+    const out = run(join(project, 'node_modules', '.bin', 'holdfast'), ['demo', '--scenario', 'http-get', '--json'], project, true);
+    if (!JSON.stringify(JSON.parse(out)).includes('http-get')) throw new Error(`holdfast demo --json printed no http-get result:\n${out}`);
+    console.log('   holdfast --help, holdfast demo --scenario http-get: passed');
+  } catch (error) {
+    failed = true;
+    console.error(`-- the CLI: FAILED: ${error.message}`);
   }
 }
 
