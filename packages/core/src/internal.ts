@@ -1,7 +1,8 @@
 /**
  * `@holdfast/core/internal`: the machinery holdfast's own packages share, so
- * that it lives once (docs/architecture.md, "Where code lives"). Not an API
- * for applications: it may change in any release.
+ * that it lives once (docs/architecture.md, "Where code lives"). Not
+ * documented for applications; it follows semver because the packages
+ * depend on core by caret range.
  */
 export {
   MAX_TIMER_MS,
