@@ -13,7 +13,11 @@ const undiciAlias = undiciMajor === '8' ? [{ find: /^undici$/, replacement: crea
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; the built dist is checked by publint/attw.
-    alias: [{ find: /^@holdfast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }, ...undiciAlias],
+    alias: [
+      { find: /^@holdfast\/core\/internal$/, replacement: `${root}packages/core/src/internal.ts` },
+      { find: /^@holdfast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+      ...undiciAlias,
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
