@@ -95,7 +95,7 @@ const SHARED = [
   '@opentelemetry/resources',
 ];
 
-const CLI = '@holdfast/cli';
+const CLI = 'holdfast';
 
 const profiles = option('--profiles', 'lowest,highest').split(',');
 for (const name of profiles) if (!(name in PROFILES)) throw new Error(`consumer-test: unknown profile '${name}' (lowest, highest)`);
