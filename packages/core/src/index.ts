@@ -106,3 +106,6 @@ export {
   type MetricsBridgeOptions,
   type QueueOwner,
 } from './metrics-bridge.js';
+
+export { ResponseStatusError, type ResponseLike } from './response-status-error.js';
+export { holdfastRetryOptions, type HoldfastPRetryInput, type HoldfastPRetryOptions, type PRetryContext } from './p-retry-options.js';

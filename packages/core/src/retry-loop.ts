@@ -60,7 +60,7 @@ const silent = new TypedEvents<RetryEvents>(false);
 type ShouldRetry = (fault: Fault, attempt: number) => boolean;
 
 /** Everything a call needs once its first attempt failed, or once it needs timers from the start. */
-interface RetryRun<T> {
+export interface RetryRun<T> {
   readonly operation: RetryableOperation<T>;
   readonly attempts: number;
   readonly schedule: Schedule;
@@ -212,7 +212,7 @@ async function runAttempt<T>(run: RetryRun<T>, attempt: number): Promise<T> {
 }
 
 /** Decides after a failed attempt: returns the sleep before the next one, or throws what the call rejects with. */
-function nextDelay(run: RetryRun<unknown>, error: unknown, attempt: number, previousDelayMs: number): number {
+export function nextDelay(run: RetryRun<unknown>, error: unknown, attempt: number, previousDelayMs: number): number {
   const { signal } = run;
   // The caller's abort is never retried and never dressed up: it rejects with the caller's reason.
   if (signal?.aborted === true) throw signal.reason;
@@ -321,7 +321,7 @@ function faultContext(run: RetryRun<unknown>, error: unknown, attempt: number): 
   return { ...fromDescriptor, ...given };
 }
 
-function buildRun<T>(
+export function buildRun<T>(
   operation: RetryableOperation<T>,
   policy: RetryPolicyOptions,
   call: RetryCallOptions | undefined,

@@ -178,7 +178,7 @@ function isSignal(v: unknown): boolean {
   return isObject(v) && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function';
 }
 
-function isOperationDescriptor(v: unknown): boolean {
+export function isOperationDescriptor(v: unknown): boolean {
   return (
     isObject(v) &&
     isOptional((m) => typeof m === 'string')(v.method) &&

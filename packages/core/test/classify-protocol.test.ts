@@ -103,7 +103,8 @@ describe('classify: protocol mismatches', () => {
 
   it('HTTP/1.1 over TLS to an HTTP/2-only TLS server: ALPN refuses, the hint says HTTP/2', async () => {
     const server = await serve(http2SecureOnlyServer(certs.selfSigned));
-    const tlsAgent = new Agent({ connect: { ca: certs.selfSigned.cert } });
+    // An HTTP/1.1-only client: undici 8 offers HTTP/2 by default, and would simply succeed.
+    const tlsAgent = new Agent({ connect: { ca: certs.selfSigned.cert }, allowH2: false });
     try {
       const error = await rejectionOf(request(server.url, { dispatcher: tlsAgent }));
       expect(classify(error)).toMatchObject({

@@ -67,6 +67,10 @@ describe('classify: undici errors that carry a status or report the client state
           { path: '/', method: 'GET' },
           {
             onRequestStart: (controller) => controller.abort(new RequestAbortedError()),
+            // undici 8 refuses a handler without these, before it could abort.
+            onResponseStart: () => {},
+            onResponseData: () => {},
+            onResponseEnd: () => {},
             onResponseError: (_controller, e) => resolve(e),
           },
         );

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { watchConnectionReuse } from './connection-reuse.js';
-import { speaksOnlyNewApi, type CoreHandler } from './core-handler.js';
+import { ControllerFormatRequest } from './controller-format-request.js';
+import { CoreFormatRequest } from './core-format-request.js';
+import { speaksCoreFormat, type CoreHandler } from './core-handler.js';
 import { hasHeader, replayableHeaders, withHeader } from './header-bag.js';
-import { NewApiBridge } from './new-api-bridge.js';
 import type { OriginGuard } from './origin-guard.js';
 import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';
 import { resolveRetryOptions, type HttpRetryOptions, type ResolvedRetryOptions } from './retry-interceptor-options.js';
-import { RetryingRequest, type ActiveRetries, type RequestPlan } from './retrying-request.js';
+import type { ActiveRetries, RequestPlan } from './retrying-request.js';
 
 /** `dispatch => dispatch`, plus what a client needs to end cleanly and to look inside. */
 export interface RetryInterceptor extends Dispatcher.DispatcherComposeInterceptor {
@@ -70,15 +71,16 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
   watchConnectionReuse();
 
   const interceptor = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
-    function holdfastRetry(original: ResilientDispatchOptions, given: Dispatcher.DispatchHandler): boolean {
+    function holdfastRetry(original: ResilientDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       // A tunnel or an upgrade is a connection, not a request: there is nothing to repeat.
-      if (original.upgrade != null && original.upgrade !== false) return dispatch(original, given);
+      if (original.upgrade != null && original.upgrade !== false) return dispatch(original, handler);
       const headers = replayableHeaders(original.headers);
       const opts: ResilientDispatchOptions = headers === original.headers ? original : { ...original, headers };
-      // undici's own handlers (request, stream, fetch, and compose's wrapper) take the core format as they are.
-      const handler: CoreHandler = speaksOnlyNewApi(given) ? new NewApiBridge(given) : given;
+      // Each attempt goes down in the format the caller's handler speaks: the one the undici it came from calls natively.
+      const coreFormat = speaksCoreFormat(handler);
       if (closedWith !== null) {
-        handler.onError?.(closedWith);
+        if (coreFormat) (handler as CoreHandler).onError?.(closedWith);
+        else handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, closedWith);
         return true;
       }
       const method = opts.method;
@@ -93,7 +95,9 @@ export function createRetryInterceptor(guards: OriginGuards): RetryInterceptor {
         plan = planned.plan;
         dispatchOpts = planned.opts;
       }
-      return new RetryingRequest(dispatch, dispatchOpts, handler, guards, origin, resolved, plan, active).start();
+      return coreFormat
+        ? new CoreFormatRequest(dispatch, dispatchOpts, handler, guards, origin, resolved, plan, active).start()
+        : new ControllerFormatRequest(dispatch, dispatchOpts, handler, guards, origin, resolved, plan, active).start();
     };
 
   return Object.assign(interceptor, {

@@ -1,16 +1,16 @@
 /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- an attempt rejects with what undici or the caller gave, unchanged, for core to classify */
-import type { Duplex } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import { BreakerOpenError, RetryError, classify, type AttemptInfo, type FaultContext, type OperationDescriptor } from '@holdfast/core';
 import { errors, util, type Dispatcher } from 'undici';
 import { expectConnection, type ConnectionWatcher } from './connection-reuse.js';
-import type { CoreHandler } from './core-handler.js';
 import { HttpStatusError } from './http-status-error.js';
 import type { OriginGuard } from './origin-guard.js';
 import type { OriginGuards } from './origin-guards.js';
 import { STREAM_BODY_DETAIL } from './replayable-body.js';
 import type { ResolvedRetryOptions } from './retry-interceptor-options.js';
 
-type Dispatch = (opts: Dispatcher.DispatchOptions, handler: CoreHandler) => boolean;
+/** The dispatch below the interceptor; the handler is a retrying request, in the format its caller's handler speaks. */
+export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => boolean;
 
 /** A retryable status response is kept (to hand over if no retry follows) up to this size. */
 const MAX_KEPT_BODY = 64 * 1024;
@@ -18,10 +18,14 @@ const MAX_KEPT_BODY = 64 * 1024;
 // Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2, QUERY from the safe-method draft).
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY']);
 
-interface KeptResponse {
+/** A response with a retryable status, kept aside: if a retry follows the caller never sees it; if none does, it is handed over as it came. */
+export interface KeptResponse {
   readonly statusCode: number;
-  readonly rawHeaders: Buffer[];
   readonly statusMessage: string;
+  /** The head as undici gave it: raw header buffers (the core format), or what the controller carried. */
+  readonly rawHeaders: Dispatcher.DispatchController['rawHeaders'];
+  /** Parsed headers, when undici gave them (the controller format); parsed from `rawHeaders` otherwise. */
+  readonly headers: IncomingHttpHeaders | null;
   readonly chunks: Buffer[];
   size: number;
 }
@@ -40,25 +44,27 @@ export interface RequestPlan {
 /** Requests waiting between attempts; `close()` of a client ends them. */
 export type ActiveRetries = Set<RetryingRequest>;
 
-const resumeNothing = (): void => {};
-
 /**
  * One request through the retry interceptor: the handler undici calls for
- * each attempt, in the format undici's Client speaks natively, so a request
- * that succeeds first time is passed through with no conversion and no
- * allocation besides this object. Until a response is handed to the caller,
- * a failed attempt can be replaced by another; from then on the caller's
- * handler gets exactly what undici gives.
+ * each attempt. Until a response is handed to the caller, a failed attempt
+ * can be replaced by another; from then on the caller's handler gets exactly
+ * what undici gives.
+ *
+ * undici has two handler formats, and each major version's Client speaks one
+ * natively (docs/decisions/0010-undici-7-and-8.md): this class holds what
+ * both share, the retry decisions; `CoreFormatRequest` and
+ * `ControllerFormatRequest` receive and deliver in one format each, the one
+ * the caller's handler speaks, so a request that succeeds first time is
+ * passed through with no conversion and no allocation besides this object.
  *
  * The retry decision itself is core's: after the first failure the request
  * enters `RetryPolicy.execute()`, whose first "attempt" replays that failure,
  * so core classifies it, asks `retryVerdict`, sleeps per the schedule, spends
  * the origin's budget and stops at the deadline.
  */
-export class RetryingRequest implements CoreHandler, ConnectionWatcher {
+export abstract class RetryingRequest implements ConnectionWatcher {
   readonly #dispatch: Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
-  readonly #handler: CoreHandler;
   readonly #guards: OriginGuards;
   readonly #origin: string;
   // The origin's guard, if it failed lately; made on this request's first failure otherwise.
@@ -68,13 +74,12 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   readonly #active: ActiveRetries;
 
   #abortAttempt: ((reason?: Error) => void) | null = null;
-  #callerAbort: ((reason?: Error) => void) | null = null;
   #announced = false;
   #requestStarted = false;
   #reusedConnection = false;
   #responded = false;
   #kept: KeptResponse | null = null;
-  #keptHeaders: Buffer[] | null = null;
+  #lastKept: KeptResponse | null = null;
   #attempt = 1;
   #settle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   #retryAbort: AbortController | null = null;
@@ -84,7 +89,6 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   constructor(
     dispatch: Dispatch,
     opts: Dispatcher.DispatchOptions,
-    handler: CoreHandler,
     guards: OriginGuards,
     origin: string,
     options: ResolvedRetryOptions,
@@ -93,7 +97,6 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   ) {
     this.#dispatch = dispatch;
     this.#opts = opts;
-    this.#handler = handler;
     this.#guards = guards;
     this.#origin = origin;
     this.#guard = guards.get(origin);
@@ -107,12 +110,17 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
       this.#runRetries(null);
       return true;
     }
-    return this.#dispatch(this.#opts, this);
+    return this.#dispatch(this.#opts, this as Dispatcher.DispatchHandler);
   }
 
   /** The caller aborted (or the client closed); read through a getter so a call in between is seen. */
   get aborted(): boolean {
     return this.#abortReason !== null;
+  }
+
+  /** Why the request was ended by its caller or the client, if it was. */
+  get abortReason(): Error | null {
+    return this.#abortReason;
   }
 
   /** Ends the request, whichever attempt it is in (the caller's abort, or the client closing). */
@@ -123,9 +131,30 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     this.#retryAbort?.abort(reason);
   }
 
-  // --- the handler undici calls for each attempt ---
+  /** Ends a request waiting for its next attempt (the client is closing). */
+  cancel(reason: Error): void {
+    this.abort(reason);
+  }
 
-  onConnect(abort: (reason?: Error) => void, context?: unknown): void {
+  connectionChosen(reused: boolean): void {
+    this.#reusedConnection = reused;
+  }
+
+  // --- what the caller's handler is told, in its own format ---
+
+  /** The request has started: told once, at the first attempt that reached a connection (or at a replay). */
+  protected abstract announce(context: unknown): void;
+
+  /** The request failed, for good. */
+  protected abstract failCaller(error: Error): void;
+
+  /** No retry follows a kept retryable-status response: the caller gets it, whole, as it came. */
+  protected abstract replayToCaller(kept: KeptResponse, body: Buffer): void;
+
+  // --- one attempt's events, as the format subclasses receive them ---
+
+  /** An attempt is being written; `abort` ends that attempt alone. */
+  protected attemptStarted(abort: (reason?: Error) => void, context: unknown): void {
     if (this.#done || this.#abortReason !== null) {
       abort(this.#abortReason ?? new errors.RequestAbortedError());
       return;
@@ -134,31 +163,26 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     this.#requestStarted = true;
     if (!this.#announced) {
       this.#announced = true;
-      // Created once per request, and only here: the caller aborts the request, not one attempt of it.
-      this.#callerAbort ??= (reason?: Error) => this.abort(reason ?? new errors.RequestAbortedError());
-      this.#handler.onConnect?.(this.#callerAbort, context);
+      // Once per request, and only here: the caller aborts the request, not one attempt of it.
+      this.announce(context);
       if (this.aborted) return;
     }
     expectConnection(this);
   }
 
-  connectionChosen(reused: boolean): void {
-    this.#reusedConnection = reused;
-  }
-
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    this.#responded = true;
-    this.#handler.onUpgrade?.(statusCode, rawHeaders, socket);
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string): boolean {
-    if (this.#done) return true;
+  /** A response head arrived: true when it goes to the caller, false when it is kept aside or comes too late. */
+  protected responseHead(
+    statusCode: number,
+    statusMessage: string,
+    rawHeaders: Dispatcher.DispatchController['rawHeaders'],
+    headers: IncomingHttpHeaders | null,
+  ): boolean {
+    if (this.#done) return false;
     // 1xx answers are informational: the final response is still to come.
-    if (statusCode < 200) return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusMessage) ?? true;
+    if (statusCode < 200) return true;
     if (this.#options.statusCodes.has(statusCode) && this.#options.attempts > 1 && this.#abortReason === null) {
-      // Kept aside: if a retry follows the caller never sees it; if none does, it is handed over as it came.
-      this.#kept = { statusCode, rawHeaders, statusMessage, chunks: [], size: 0 };
-      return true;
+      this.#kept = { statusCode, statusMessage, rawHeaders, headers, chunks: [], size: 0 };
+      return false;
     }
     this.#responded = true;
     const settle = this.#settle;
@@ -168,37 +192,44 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     } else {
       this.#guard?.budget?.recordRequest();
     }
-    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusMessage) ?? true;
+    return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  /** A chunk of the body arrived: true when it goes to the caller. */
+  protected responseChunk(chunk: Buffer): boolean {
     const kept = this.#kept;
     if (kept !== null) {
       if (kept.size + chunk.length <= MAX_KEPT_BODY) {
         kept.chunks.push(chunk);
         kept.size += chunk.length;
       }
-      return true;
+      return false;
     }
-    if (this.#done) return true;
-    return this.#handler.onData?.(chunk) ?? true;
+    return !this.#done;
   }
 
-  onComplete(rawTrailers: Buffer[] | string[] | null): void {
+  /** The attempt's response ended: true when the caller is to be told (the request is done). */
+  protected responseEnd(): boolean {
     const kept = this.#kept;
     if (kept !== null) {
       this.#kept = null;
-      this.#keptHeaders = kept.rawHeaders;
-      const headers = util.parseHeaders(kept.rawHeaders);
+      this.#lastKept = kept;
+      const headers = kept.headers ?? util.parseHeaders(kept.rawHeaders as Buffer[]);
       this.#attemptFailed(new HttpStatusError(kept.statusCode, headers, kept.statusMessage, Buffer.concat(kept.chunks, kept.size)));
-      return;
+      return false;
     }
-    if (this.#done) return;
+    if (this.#done) return false;
     this.#done = true;
-    this.#handler.onComplete?.(rawTrailers);
+    return true;
   }
 
-  onError(error: Error): void {
+  /** A CONNECT (or upgrade) got its answer: the socket is the caller's from now on. */
+  protected upgraded(): void {
+    this.#responded = true;
+  }
+
+  /** The attempt failed: retried if it may be, or the caller told (with what happened once a response had started). */
+  protected attemptError(error: Error): void {
     if (this.#done) return;
     if (this.#responded) {
       this.#deliverError(this.#abortReason ?? this.#afterResponseError(error));
@@ -290,7 +321,7 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        this.#dispatch(this.#opts, this);
+        this.#dispatch(this.#opts, this as Dispatcher.DispatchHandler);
       } catch (error) {
         this.#settle = null;
         reject(error);
@@ -337,8 +368,8 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     if (error instanceof RetryError) {
       const cause: unknown = error.cause;
       // The last answer was a retryable status that may not be retried again: the caller gets that response.
-      if (cause instanceof HttpStatusError) {
-        this.#replay(cause);
+      if (cause instanceof HttpStatusError && this.#lastKept !== null) {
+        this.#replay(this.#lastKept, cause.body);
         return;
       }
       if (cause instanceof BreakerOpenError) {
@@ -353,22 +384,17 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
     this.#deliverError(error as Error);
   }
 
-  #replay(response: HttpStatusError): void {
-    const handler = this.#handler;
+  #replay(kept: KeptResponse, body: Buffer): void {
     if (!this.#announced) {
       this.#announced = true;
-      this.#callerAbort ??= (reason?: Error) => this.abort(reason ?? new errors.RequestAbortedError());
-      handler.onConnect?.(this.#callerAbort, {});
+      this.announce({});
       if (this.aborted) {
         this.#deliverError(this.#abortReason ?? new errors.RequestAbortedError());
         return;
       }
     }
     this.#done = true;
-    // The whole body is at hand, so a pause asked for by the caller has nothing to hold back.
-    handler.onHeaders?.(response.statusCode, this.#keptHeaders ?? [], resumeNothing, response.statusMessage ?? '');
-    if (response.body.length > 0 && this.#abortReason === null) handler.onData?.(response.body);
-    if (this.#abortReason === null) handler.onComplete?.([]);
+    this.replayToCaller(kept, body);
   }
 
   /** A response already reached the caller: no retry is possible, but the error still says what happened. */
@@ -380,11 +406,6 @@ export class RetryingRequest implements CoreHandler, ConnectionWatcher {
   #deliverError(error: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#handler.onError?.(error);
-  }
-
-  /** Ends a request waiting for its next attempt (the client is closing). */
-  cancel(reason: Error): void {
-    this.abort(reason);
+    this.failCaller(error);
   }
 }

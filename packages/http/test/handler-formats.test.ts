@@ -3,10 +3,12 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { Agent, connect, errors, interceptors, request, upgrade, type Dispatcher } from 'undici';
+import * as undici from 'undici';
+import { Agent, connect, errors, getGlobalDispatcher, interceptors, request, setGlobalDispatcher, upgrade, type Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { OutcomeUnknownError, retryInterceptor, type HttpRetryOptions } from '@holdfast/http';
 import { constant } from '@holdfast/core';
+import type { CoreHandler } from '../src/core-handler.js';
 import { startEffectServer, type EffectServer } from './support/effect-server.js';
 import { openHandles, guardEachTest } from './support/process-guard.js';
 
@@ -428,5 +430,112 @@ describe('a newer-format handler written by the caller, dispatched directly', ()
     expect(seen.aborted).toBe(true);
     expect(seen.afterAbort).toBe(0);
     expect(plain.arrivals).toBe(1);
+  });
+});
+
+// undici 8 exports this wrapper (for consumers of the core format); undici 7 does not.
+const undiciMajor = 'Dispatcher1Wrapper' in undici ? 8 : 7;
+
+describe(`the format each undici calls natively (running on undici ${undiciMajor})`, () => {
+  it('new Agent().compose(retryInterceptor()) delivers every request, each reset once and retried', async () => {
+    server = await startEffectServer((_req, arrival) => (arrival % 2 === 1 ? 'reset-after-effect' : 'none'));
+    agent = new Agent();
+    const dispatcher = agent.compose(retryInterceptor(fast));
+    const bodies: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await request(`${server.url}/r${i}`, { dispatcher });
+      expect(res.statusCode).toBe(200);
+      bodies.push(await res.body.text());
+    }
+    expect(bodies).toEqual(Array.from({ length: 10 }, (_, i) => `applied /r${i} `));
+    expect(server.arrivals).toBe(20);
+  });
+
+  it('each attempt goes down in the format the caller’s handler speaks, so nothing is converted between formats', async () => {
+    server = await startEffectServer((_req, arrival) => (arrival === 1 ? 'reset-after-effect' : 'none'));
+    agent = new Agent();
+    const below: string[] = [];
+    const down: Dispatcher.Dispatch = (opts, handler) => {
+      below.push(typeof handler.onRequestStart === 'function' ? 'controller' : 'core');
+      return agent!.dispatch(opts, handler);
+    };
+    const dispatch = retryInterceptor(fast)(down);
+    const { origin } = new URL(server.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      let statusCode = 0;
+      dispatch(
+        { origin, path: '/controller', method: 'GET' },
+        {
+          onRequestStart: () => {},
+          onResponseStart: (_controller, code) => {
+            statusCode = code;
+          },
+          onResponseData: () => {},
+          onResponseEnd: () => resolve(statusCode),
+          onResponseError: (_controller, error) => reject(error),
+        },
+      );
+    });
+    expect(status).toBe(200);
+    expect(below).toEqual(['controller', 'controller']);
+
+    below.length = 0;
+    const coreFormat = new Promise<number>((resolve, reject) => {
+      let statusCode = 0;
+      const handler: CoreHandler = {
+        onConnect: () => {},
+        onHeaders: (code) => {
+          statusCode = code;
+          return true;
+        },
+        onData: () => true,
+        onComplete: () => resolve(statusCode),
+        onError: reject,
+      };
+      // undici's refusal is thrown here, and rejects this promise.
+      dispatch({ origin, path: '/core', method: 'GET' }, handler);
+    });
+    if (undiciMajor === 7) {
+      expect(await coreFormat).toBe(200);
+    } else {
+      // undici 8 refuses the core format (its Dispatcher1Wrapper converts it): the interceptor does not hide that.
+      const error = await coreFormat.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(errors.InvalidArgumentError);
+      expect((error as Error).message).toBe('invalid onRequestStart method');
+    }
+    expect(below).toEqual(['core']);
+  });
+
+  it("responseHeaders: 'raw' gets the raw head of the retried response, and of the last 503 when it is handed over", async () => {
+    server = await startEffectServer((_req, arrival) => (arrival === 1 ? 'reset-after-effect' : 'none'));
+    agent = new Agent();
+    const dispatcher = agent.compose(retryInterceptor(fast));
+    const ok = await request(`${server.url}/raw`, { dispatcher, responseHeaders: 'raw' });
+    expect(ok.statusCode).toBe(200);
+    expect(await ok.body.text()).toBe('applied /raw ');
+    expect((ok.headers as unknown as (string | Buffer)[]).map((h) => String(h).toLowerCase())).toContain('content-length');
+    await server.close();
+
+    server = await startEffectServer(() => ({ status: 503, headers: { 'retry-after': '0', 'x-last': 'yes' } }));
+    const busy = await request(`${server.url}/busy`, { dispatcher, responseHeaders: 'raw' });
+    expect(busy.statusCode).toBe(503);
+    expect(await busy.body.text()).toBe('status 503');
+    const raw = (busy.headers as unknown as (string | Buffer)[]).map((h) => String(h).toLowerCase());
+    expect(raw[raw.indexOf('x-last') + 1]).toBe('yes');
+    expect(server.arrivals).toBe(3);
+  });
+
+  it("Node's global fetch, after setGlobalDispatcher(getGlobalDispatcher().compose(retryInterceptor())), retries a reset GET", async () => {
+    server = await startEffectServer((_req, arrival) => (arrival === 1 ? 'reset-after-effect' : 'none'));
+    const before = getGlobalDispatcher();
+    try {
+      setGlobalDispatcher(before.compose(retryInterceptor(fast)));
+      const res = await globalThis.fetch(`${server.url}/global`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('applied /global ');
+      expect(server.arrivals).toBe(2);
+    } finally {
+      setGlobalDispatcher(before);
+    }
   });
 });

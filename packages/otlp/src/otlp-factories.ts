@@ -2,9 +2,6 @@ import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-htt
 import { OTLPExporterBase, createOtlpNetworkExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { createOtlpHttpExporterMetrics } from '@opentelemetry/otlp-exporter-base/node-http';
 import { createOtlpGrpcExporterMetrics } from '@opentelemetry/otlp-grpc-exporter-base';
-import type { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
-import type { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import type { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import {
   JsonLogsSerializer,
   JsonMetricsSerializer,
@@ -25,7 +22,7 @@ import { connectionOptionRules, resolveOtlpConnection, type OtlpConnection, type
 import { debugFromEnv } from './debug-level.js';
 import { resilientOptionRules, type ResilientExporterOptions } from './resilient-options.js';
 import { resilientExporter, type ExporterContext, type ResilientExporter } from './resilient-exporter.js';
-import type { BatchOf, MetricSelectorsOf } from './exporter-shape.js';
+import type { MetricSelectorsOf } from './exporter-shape.js';
 import type { SpoolCodec } from './disk-spool.js';
 
 /**
@@ -86,9 +83,12 @@ function wrapOptions(signal: OtlpSignal, connection: OtlpConnection, options: Ot
   return { ...(wrapper as ResilientExporterOptions), debug, name: options.name ?? `${signal} ${connection.protocol}` };
 }
 
-type Spans = BatchOf<GrpcTraceExporter>;
-type Metrics = BatchOf<GrpcMetricExporter>;
-type Logs = BatchOf<GrpcLogExporter>;
+// The batches the SDK hands an exporter, as the serializers take them (otlp-transformer, not the SDK packages: a
+// program exporting only traces need not have sdk-logs installed for these types to resolve).
+type BatchOfSerializer<S> = S extends ISerializer<infer Batch, unknown> ? Batch : never;
+type Spans = BatchOfSerializer<typeof ProtobufTraceSerializer>;
+type Metrics = BatchOfSerializer<typeof ProtobufMetricsSerializer>;
+type Logs = BatchOfSerializer<typeof ProtobufLogsSerializer>;
 
 /** What the spool needs from an exporter: the request bytes of a batch, and a way to send such bytes again. */
 function codecFor<Batch>(kind: string, connection: OtlpConnection, serializer: ISerializer<Batch, unknown>, transport: Transport): SpoolCodec<Batch> {

@@ -1,4 +1,5 @@
 import axios from 'axios';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { createHttpClient, resilientAxios, resilientFetch, type HttpClient, type HttpRetryOptions, type ResilientRequestInit } from '@holdfast/http';
 
 /** What one call through a face asks for. */
@@ -91,6 +92,12 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
     };
   },
   resilientFetch: (options) => {
+    // Node's global fetch over a global dispatcher of this test's own, as after setGlobalDispatcher(): which Agent the
+    // global one is otherwise depends on whether Node's bundled undici or the imported one got there first (Node 22's
+    // bundled 6.29 keeps an aborted request's socket for ~4 s), and its pooled sockets would outlive the test.
+    const previous = getGlobalDispatcher();
+    const agent = new Agent();
+    setGlobalDispatcher(agent);
     const fetch = resilientFetch(globalThis.fetch, options);
     return {
       async send(url, init) {
@@ -98,7 +105,8 @@ export const faces: Record<string, (options: HttpRetryOptions, timeouts?: Attemp
       },
       close: () => {
         fetch.close();
-        return Promise.resolve();
+        setGlobalDispatcher(previous);
+        return agent.close();
       },
       on: fetch.on,
       stats: () => fetch.stats(),
