@@ -6,7 +6,10 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; the built dist is checked by publint/attw.
-    alias: [{ find: /^@holdfast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }],
+    alias: [
+      { find: /^@holdfast\/core\/internal$/, replacement: `${root}packages/core/src/internal.ts` },
+      { find: /^@holdfast\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runConnectHook, untilAborted, type ConnectHookContext } from '@holdfast/core';
+import { runConnectHook, untilAborted, type ConnectHookContext } from '@holdfast/core/internal';
 
 describe('the connect hook against the connection closing', () => {
   it('settles with the hook; a throw, a rejection and a non-Error rejection all reject with an Error', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { constant, deprecatedSchedule, numberLike, warnDeprecated, withDeprecatedField } from '@holdfast/core';
+import { constant } from '@holdfast/core';
+import { deprecatedSchedule, numberLike, warnDeprecated, withDeprecatedField } from '@holdfast/core/internal';
 
 /** Runs `run` and collects the warnings it emitted (they are delivered on a later tick). */
 async function collect<T>(run: () => T): Promise<{ result: T; warnings: (Error & { code?: string })[] }> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Heartbeat, type HeartbeatHooks } from '@holdfast/core';
+import { Heartbeat, type HeartbeatHooks } from '@holdfast/core/internal';
 import { settle, watchTimers } from './support/live-timers.js';
 
 /** A connection's side of the heartbeat, counting what it was asked to do. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMER_MS, checkOptions, optionsProblem, rule, type OptionRules } from '../src/index.js';
+import { MAX_TIMER_MS, checkOptions, optionsProblem, rule, type OptionRules } from '../src/internal.js';
 
 const rules: OptionRules = {
   attempts: rule.integerOrInfinity(1),

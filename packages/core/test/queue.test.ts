@@ -1,14 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import {
-  HoldfastError,
-  OutboundQueue,
-  QueueFullError,
-  defaultSizeOf,
-  type OverflowPolicy,
-  type OutboundQueueOptions,
-  type QueueDropEvent,
-} from '@holdfast/core';
+import { HoldfastError, OutboundQueue, QueueFullError, type OverflowPolicy, type OutboundQueueOptions, type QueueDropEvent } from '@holdfast/core';
+import { defaultSizeOf } from '../src/queue.js';
 
 function recorded<T>(options: OutboundQueueOptions<T>) {
   const queue = new OutboundQueue<T>(options);

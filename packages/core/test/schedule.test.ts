@@ -8,11 +8,11 @@ import {
   defaultRetrySchedule,
   delays,
   exponential,
-  formatValue,
   holdFirst,
   honorRetryAfter,
   linear,
 } from '@holdfast/core';
+import { formatValue } from '@holdfast/core/internal';
 
 // Pure schedule math: no time passes, `random` is injected.
 const half = (): number => 0.5;

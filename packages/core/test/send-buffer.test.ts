@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { QueueFullError, SendBuffer, resolveQueueOptions, type DropReason } from '@holdfast/core';
+import { QueueFullError, type DropReason } from '@holdfast/core';
+import { SendBuffer, resolveQueueOptions } from '@holdfast/core/internal';
 
 function buffer(queue: Parameters<typeof resolveQueueOptions>[1] | false) {
   const drops: [string, DropReason][] = [];

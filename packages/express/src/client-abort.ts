@@ -1,6 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HoldfastError, checkOptions, type Fault } from '@holdfast/core';
+import { HoldfastError, type Fault } from '@holdfast/core';
+import { checkOptions } from '@holdfast/core/internal';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents } from './events.js';
 import { pathOf, type Middleware } from './http-types.js';
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkOptions, classify, type Fault, type FaultKind } from '@holdfast/core';
+import { classify, type Fault, type FaultKind } from '@holdfast/core';
+import { checkOptions } from '@holdfast/core/internal';
 import { CLIENT_ABORT_CODE } from './client-abort.js';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents } from './events.js';
 import { pathOf, type ErrorMiddleware } from './http-types.js';

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
-import { TypedEvents, rule, type Fault, type OptionRule } from '@holdfast/core';
+import { TypedEvents, type Fault } from '@holdfast/core';
+import { rule, type OptionRule } from '@holdfast/core/internal';
 
 interface RequestEvent<E extends string> {
   readonly event: E;

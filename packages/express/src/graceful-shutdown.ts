@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { TypedEvents, checkOptions, rule, type Listener } from '@holdfast/core';
+import { TypedEvents, type Listener } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 
 export type ShutdownState = 'running' | 'draining' | 'closed';
 

@@ -1,4 +1,5 @@
-import { HoldfastError, checkOptions, classify, rule } from '@holdfast/core';
+import { HoldfastError, classify } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 
 /** A response kept for replays. */
 export interface StoredResponse {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ServerResponse, type IncomingMessage } from 'node:http';
-import { checkOptions, classify, rule } from '@holdfast/core';
+import { classify } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents, type IdempotencyOutcome } from './events.js';
 import { methodOf, pathOf, sharedResponseProto, type Method, type Middleware } from './http-types.js';
 import { MemoryIdempotencyStore, type ClaimResult, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';

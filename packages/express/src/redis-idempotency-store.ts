@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkOptions, rule } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 import { IdempotencyStoreError, type ClaimResult, type IdempotencyClaim, type IdempotencyStore, type StoredResponse } from './idempotency-store.js';
 
 /**

@@ -1,5 +1,5 @@
 import { ServerResponse } from 'node:http';
-import { checkOptions } from '@holdfast/core';
+import { checkOptions } from '@holdfast/core/internal';
 import { createExpressEvents, debug, eventsRule, type ExpressEventMap, type ExpressEvents, type LateWriteReason } from './events.js';
 import { methodOf, pathOf, sharedResponseProto, type Method, type Middleware } from './http-types.js';
 

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { MAX_TIMER_MS, checkOptions, rule } from '@holdfast/core';
+import { MAX_TIMER_MS, checkOptions, rule } from '@holdfast/core/internal';
 
 export interface ServerTimeoutsOptions {
   /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { checkOptions, rule } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 import { createExpressEvents, debug, eventsRule, type ExpressEvents } from './events.js';
 import { pathOf, type Middleware } from './http-types.js';
 

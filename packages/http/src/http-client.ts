@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { formatValue } from '@holdfast/core';
+import { formatValue } from '@holdfast/core/internal';
 import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici';
 import { withHeader } from './header-bag.js';
 import { OriginGuards } from './origin-guards.js';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { checkOptions, formatValue, rule } from '@holdfast/core';
+import { checkOptions, formatValue, rule } from '@holdfast/core/internal';
 import type { Dispatcher } from 'undici';
 import { RangeNotResumableError, requestRange, type RangeAnswer, type RangeValidator } from './range-opener.js';
 

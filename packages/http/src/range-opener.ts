@@ -1,5 +1,6 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
-import { HoldfastError, classify, classifyResponse, formatValue, redactText } from '@holdfast/core';
+import { HoldfastError, classify, classifyResponse, redactText } from '@holdfast/core';
+import { formatValue } from '@holdfast/core/internal';
 import { request, type Dispatcher } from 'undici';
 
 /** What identifies the entity whose bytes were already received. */

@@ -1,4 +1,4 @@
-import { formatValue } from '@holdfast/core';
+import { formatValue } from '@holdfast/core/internal';
 
 /**
  * What one request tells the retry interceptor beyond undici's own dispatch

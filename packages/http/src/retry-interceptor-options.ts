@@ -1,14 +1,5 @@
-import {
-  checkBreakerOptions,
-  checkBudgetOptions,
-  defaultRetrySchedule,
-  formatValue,
-  honorRetryAfter,
-  type BreakerOptions,
-  type Listener,
-  type RetryBudgetOptions,
-  type Schedule,
-} from '@holdfast/core';
+import { defaultRetrySchedule, honorRetryAfter, type BreakerOptions, type Listener, type RetryBudgetOptions, type Schedule } from '@holdfast/core';
+import { checkBreakerOptions, checkBudgetOptions, formatValue } from '@holdfast/core/internal';
 import type { HttpClientEvents, StaleConnectionEvent } from './http-events.js';
 
 /** Options of `retryInterceptor()`, `createHttpClient()`, `wrapFetch()` and `withResilience()`. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { warnDeprecated } from '@holdfast/core';
+import { warnDeprecated } from '@holdfast/core/internal';
 import { OriginGuards, type HttpRetryStats } from './origin-guards.js';
 import { isReplayableBody } from './replayable-body.js';
 import { IDEMPOTENCY_KEY_HEADER, validateRequestOptions, type ResilientRequestOptions } from './request-options.js';

@@ -1,4 +1,5 @@
-import { RetryBudget, checkOptions, exponential, rule, type CheckOptionsSettings, type OptionRules, type Schedule } from '@holdfast/core';
+import { RetryBudget, exponential, type Schedule } from '@holdfast/core';
+import { checkOptions, rule, type CheckOptionsSettings, type OptionRules } from '@holdfast/core/internal';
 import type { ConnectOptions, Connection, Mongoose } from 'mongoose';
 
 /**

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { Heartbeat, type HeartbeatHooks } from '@holdfast/core';
+import { Heartbeat, type HeartbeatHooks } from '@holdfast/core/internal';
 import { createDecoder, type FrameDecoder, type Framing } from './framing.js';
 
 /** How to reach the endpoint and what to do with the bytes: the part of the options one socket needs. */

@@ -1,8 +1,14 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import {
-  checkOptions,
   defaultReconnectSchedule,
+  type HeartbeatOptions as CoreHeartbeatOptions,
+  type QueueOptions,
+  type ReconnectOptions,
+  type Schedule,
+} from '@holdfast/core';
+import {
+  checkOptions,
   deprecatedSchedule,
   HEARTBEAT_DEFAULTS,
   heartbeatOptionRules,
@@ -11,13 +17,9 @@ import {
   resolveQueueOptions,
   rule,
   type ConnectHookContext,
-  type HeartbeatOptions as CoreHeartbeatOptions,
   type OptionRule,
-  type QueueOptions,
-  type ReconnectOptions,
   type ResolvedQueueOptions,
-  type Schedule,
-} from '@holdfast/core';
+} from '@holdfast/core/internal';
 import { FRAMINGS, type Framing, type Payload } from './framing.js';
 
 /**

@@ -1,26 +1,28 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import {
-  CONNECTION_CHANNELS,
-  InboundListeners,
-  SendBuffer,
   Supervisor,
   TypedEvents,
-  formatValue,
-  numberLike,
   redact,
-  runConnectHook,
-  warnDeprecated,
-  withDeprecatedField,
   type ConnectAttempt,
-  type DropCounts,
   type DropReason,
   type Fault,
   type Listener,
   type SupervisorEvents,
-  type SupervisorEventSink,
   type SupervisorState,
   type Unconfirmed,
 } from '@holdfast/core';
+import {
+  CONNECTION_CHANNELS,
+  InboundListeners,
+  SendBuffer,
+  formatValue,
+  numberLike,
+  runConnectHook,
+  warnDeprecated,
+  withDeprecatedField,
+  type DropCounts,
+  type SupervisorEventSink,
+} from '@holdfast/core/internal';
 import { Connection, type ConnectionConfig, type ConnectionHandlers } from './connection.js';
 import type { AllReconnectingSocketEvents, ReconnectingSocketEvents } from './events.js';
 import { encodeFrame, frameOverhead, type Framing, type Payload } from './framing.js';

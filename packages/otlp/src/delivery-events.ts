@@ -1,4 +1,5 @@
-import type { DropCounts, DropEvent as SharedDropEvent, DropReason as CoreDropReason, Fault } from '@holdfast/core';
+import type { DropEvent as SharedDropEvent, DropReason as CoreDropReason, Fault } from '@holdfast/core';
+import type { DropCounts } from '@holdfast/core/internal';
 
 /**
  * Why a batch was lost: core's one `DropReason` vocabulary. The exporter uses

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { formatValue, redactText, rule, type OptionRule, type OptionRules } from '@holdfast/core';
+import { redactText } from '@holdfast/core';
+import { formatValue, rule, type OptionRule, type OptionRules } from '@holdfast/core/internal';
 import type { OtlpProtocol } from './otlp-fault.js';
 
 /**

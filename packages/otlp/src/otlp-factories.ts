@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { OtlpGrpcTransport } from './grpc-transport.js';
 import { OtlpHttpTransport } from './http-transport.js';
-import { checkOptions } from '@holdfast/core';
+import { checkOptions } from '@holdfast/core/internal';
 import { connectionOptionRules, resolveOtlpConnection, type OtlpConnection, type OtlpConnectionOptions, type OtlpSignal } from './otlp-config.js';
 import { debugFromEnv } from './debug-level.js';
 import { resilientOptionRules, type ResilientExporterOptions } from './resilient-options.js';

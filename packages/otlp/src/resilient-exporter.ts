@@ -10,12 +10,12 @@ import {
   type CircuitBreaker,
   honorRetryAfter,
   redactText,
-  warnDeprecated,
   type DropReason,
   type Fault,
   type Listener,
   type RetryPolicy,
 } from '@holdfast/core';
+import { warnDeprecated } from '@holdfast/core/internal';
 import { measureBatch } from './batch-size.js';
 import type { ResilientExporterEvents, ResilientExporterStats } from './delivery-events.js';
 import { DiskSpool, type SpoolCodec } from './disk-spool.js';

@@ -1,17 +1,5 @@
-import {
-  RetryBudget,
-  checkBudgetOptions,
-  checkOptions,
-  exponential,
-  queueOptionRules,
-  rule,
-  warnDeprecated,
-  type BreakerOptions,
-  type OptionRule,
-  type OptionRules,
-  type RetryBudgetOptions,
-  type Schedule,
-} from '@holdfast/core';
+import { RetryBudget, exponential, type BreakerOptions, type RetryBudgetOptions, type Schedule } from '@holdfast/core';
+import { checkBudgetOptions, checkOptions, queueOptionRules, rule, warnDeprecated, type OptionRule, type OptionRules } from '@holdfast/core/internal';
 import { debugFromEnv } from './debug-level.js';
 
 /**

@@ -1,6 +1,6 @@
 import { open as openFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { checkOptions, formatValue, rule } from '@holdfast/core';
+import { checkOptions, formatValue, rule } from '@holdfast/core/internal';
 import type { OpenContext, ResumableSource } from './source.js';
 import { SourceError } from './source-error.js';
 

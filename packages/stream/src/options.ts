@@ -1,4 +1,5 @@
-import { RetryBudget, checkOptions, defaultRetrySchedule, rule, type Fault, type Schedule } from '@holdfast/core';
+import { RetryBudget, defaultRetrySchedule, type Fault, type Schedule } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 
 export interface ResumablePipelineOptions {
   /** Aborts the pipe: every stream is destroyed, as `stream.pipeline` does. */

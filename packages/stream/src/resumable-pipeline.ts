@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { TypedEvents, formatValue, type Listener } from '@holdfast/core';
+import { TypedEvents, type Listener } from '@holdfast/core';
+import { formatValue } from '@holdfast/core/internal';
 import type { ResumablePipeEvents, ResumablePipeStats } from './events.js';
 import { resolveOptions, type ResumablePipelineOptions } from './options.js';
 import { ResumingReadable } from './resuming-readable.js';

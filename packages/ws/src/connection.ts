@@ -1,5 +1,6 @@
 import type WebSocket from 'ws';
-import type { Heartbeat, HeartbeatHooks, Unconfirmed } from '@holdfast/core';
+import type { Unconfirmed } from '@holdfast/core';
+import type { Heartbeat, HeartbeatHooks } from '@holdfast/core/internal';
 import type { SendData } from './options.js';
 
 /** A ping still unanswered: what had been sent when it went out. */

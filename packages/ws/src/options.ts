@@ -1,8 +1,16 @@
 import type { ClientOptions } from 'ws';
 import type WebSocket from 'ws';
 import {
-  checkOptions,
   defaultReconnectSchedule,
+  type Fault,
+  type HeartbeatOptions,
+  type QueueOptions,
+  type ReconnectContext,
+  type ReconnectOptions,
+  type Schedule,
+} from '@holdfast/core';
+import {
+  checkOptions,
   deprecatedSchedule,
   formatValue,
   HEARTBEAT_DEFAULTS,
@@ -13,15 +21,9 @@ import {
   rule,
   warnDeprecated,
   type ConnectHookContext,
-  type Fault,
-  type HeartbeatOptions,
   type OptionRule,
-  type QueueOptions,
-  type ReconnectContext,
-  type ReconnectOptions,
   type ResolvedQueueOptions,
-  type Schedule,
-} from '@holdfast/core';
+} from '@holdfast/core/internal';
 
 /** Where to connect: a URL, or a function asked before every attempt (rotating tokens, failover). */
 export type UrlProvider = string | URL | (() => string | URL | Promise<string | URL>);

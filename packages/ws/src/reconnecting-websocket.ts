@@ -3,29 +3,31 @@ import WebSocket from 'ws';
 import {
   classify,
   classifyCloseCode,
-  formatValue,
-  Heartbeat,
-  InboundListeners,
-  noDrops,
-  numberLike,
   redactText,
-  runConnectHook,
-  SendBuffer,
   Supervisor,
   TypedEvents,
-  untilAborted,
-  warnDeprecated,
-  CONNECTION_CHANNELS,
   type ConnectAttempt,
   type DropReason,
   type Fault,
   type Listener,
   type ReconnectContext,
   type SupervisorEvents,
-  type SupervisorEventSink,
   type SupervisorState,
   type Unconfirmed,
 } from '@holdfast/core';
+import {
+  formatValue,
+  Heartbeat,
+  InboundListeners,
+  noDrops,
+  numberLike,
+  runConnectHook,
+  SendBuffer,
+  untilAborted,
+  warnDeprecated,
+  CONNECTION_CHANNELS,
+  type SupervisorEventSink,
+} from '@holdfast/core/internal';
 import { reconnectsAfterCloseCode } from './close-code-policy.js';
 import { Connection } from './connection.js';
 import type {

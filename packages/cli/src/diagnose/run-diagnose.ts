@@ -1,5 +1,6 @@
 import { promises as dns } from 'node:dns';
-import { checkOptions, redactText, rule } from '@holdfast/core';
+import { redactText } from '@holdfast/core';
+import { checkOptions, rule } from '@holdfast/core/internal';
 import { DiagnoseContext } from './context.js';
 import type { DiagnoseOptions, StepObserver } from './context.js';
 import type { DiagnoseReport } from './report.js';
