@@ -62,13 +62,10 @@ export function record(object: ContractObject, name: string, events: readonly st
   const published: string[] = [];
   const received: string[] = [];
   const payloads = new Map<string, unknown[]>();
-  // The object's own events only: an object may also drive core's retry loop (a mongoose handle's operations do),
-  // whose 'retry', 'give-up' and 'recovered' are published on their own channels under the object's name.
+  // The object's own events only: an object may also drive core's retry loop, whose events it does not re-emit.
   const watched = new Set(events);
-  const retryLoopChannels = new Set(['holdfast:retry', 'holdfast:give-up', 'holdfast:recovered']);
-  const onMessage = (message: unknown, channel: string | symbol): void => {
+  const onMessage = (message: unknown): void => {
     const { name: from, event } = message as { name?: unknown; event?: unknown };
-    if (retryLoopChannels.has(String(channel))) return;
     if (from === name && typeof event === 'string' && watched.has(event)) published.push(event);
   };
   for (const channel of HOLDFAST_CHANNELS) diagnosticsChannel.subscribe(channel, onMessage);

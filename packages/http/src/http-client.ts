@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { formatValue } from '@holdfast/core/internal';
+import { optionError, rule } from '@holdfast/core/internal';
 import { Agent, fetch as undiciFetch, request as undiciRequest, type Dispatcher } from 'undici';
 import { withHeader } from './header-bag.js';
 import { OriginGuards } from './origin-guards.js';
@@ -58,18 +58,24 @@ export interface HttpClient {
   close(): Promise<void>;
 }
 
-const CLIENT_KEYS = ['connections', 'headersTimeout', 'bodyTimeout', 'connectTimeout', 'keepAliveTimeout', 'ca'];
-const EXTRA_KEYS = ['idempotent', 'idempotencyKey', 'deadlineMs', 'deadline', 'bodyFactory'] as const;
-
+const CLIENT_RULES = {
+  connections: rule.integer(1),
+  headersTimeout: rule.timerMs(),
+  bodyTimeout: rule.timerMs(),
+  connectTimeout: rule.timerMs(),
+  keepAliveTimeout: rule.timerMs(),
+  ca: {
+    test: (v: unknown) =>
+      typeof v === 'string' || Buffer.isBuffer(v) || (Array.isArray(v) && v.every((c) => typeof c === 'string' || Buffer.isBuffer(c))),
+    accepted: 'a PEM string or Buffer, or an array of them',
+  },
+};
 function msProblem(where: string, option: string, value: unknown): RangeError | undefined {
-  if (value === undefined || (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 2_147_483_647)) return undefined;
-  return new RangeError(`${where}: option '${option}' must be an integer number of milliseconds from 1 to 2147483647, got ${formatValue(value)}`);
+  if (value === undefined || CLIENT_RULES.headersTimeout.test(value)) return undefined;
+  return optionError(where, option, value, CLIENT_RULES.headersTimeout.accepted);
 }
 
-function checkMs(option: string, value: unknown): void {
-  const problem = msProblem('createHttpClient', option, value);
-  if (problem !== undefined) throw problem;
-}
+const EXTRA_KEYS = ['idempotent', 'idempotencyKey', 'deadlineMs', 'deadline', 'bodyFactory'] as const;
 
 /**
  * One client for every origin it talks to: a pool per origin, and per origin
@@ -78,15 +84,8 @@ function checkMs(option: string, value: unknown): void {
  * `fetch` retries whole fetch calls under the same per-origin guards.
  */
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
-  const resolved = resolveRetryOptions('createHttpClient', options, CLIENT_KEYS);
+  const resolved = resolveRetryOptions('createHttpClient', options, CLIENT_RULES);
   const { connections, headersTimeout = 30_000, bodyTimeout = 30_000, connectTimeout = 10_000, keepAliveTimeout = 4_000, ca } = options;
-  checkMs('headersTimeout', headersTimeout);
-  checkMs('bodyTimeout', bodyTimeout);
-  checkMs('connectTimeout', connectTimeout);
-  checkMs('keepAliveTimeout', keepAliveTimeout);
-  if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
-    throw new RangeError(`createHttpClient: option 'connections' must be an integer >= 1, got ${formatValue(connections)}`);
-  }
   const agent = new Agent({
     headersTimeout,
     bodyTimeout,

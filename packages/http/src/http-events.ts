@@ -10,6 +10,9 @@ export type OriginHealth = 'healthy' | 'flaky' | 'down';
 
 /** An origin's health changed. `fault` is what made it worse, when it got worse. */
 export interface OriginHealthEvent {
+  readonly event: 'health';
+  /** The client's `name` option, or the origin. */
+  readonly name: string;
   readonly origin: string;
   readonly from: OriginHealth;
   readonly to: OriginHealth;
@@ -18,6 +21,9 @@ export interface OriginHealthEvent {
 
 /** A reused keep-alive connection died before any byte of the answer: most often the keep-alive race. */
 export interface StaleConnectionEvent {
+  readonly event: 'stale-connection';
+  /** The client's `name` option, or the origin. */
+  readonly name: string;
   readonly origin: string;
   readonly method: string;
   readonly fault: Fault;
@@ -28,9 +34,10 @@ export interface StaleConnectionEvent {
 /**
  * The events of a client, an interceptor, a wrapped fetch or axios instance.
  * `retry`, `recovered` and `give-up` are core's retry events with the origin
- * added (published once, by core, on `holdfast:retry`, `holdfast:recovered`,
- * `holdfast:give-up`); `stale-connection` and `health` are published on
- * `holdfast:stale-connection` and `holdfast:health`.
+ * added. Every event is published once on `holdfast:<event>`
+ * (`holdfast:retry`, `holdfast:recovered`, `holdfast:give-up`,
+ * `holdfast:stale-connection`, `holdfast:health`), its payload's `name`
+ * being the `name` option or the origin.
  */
 export interface HttpClientEvents {
   retry: RetryEvent & { readonly origin: string };

@@ -40,6 +40,7 @@ export class OriginGuard {
   readonly budget: RetryBudget | undefined;
   readonly breaker: CircuitBreaker | undefined;
   readonly #events: TypedEvents<HttpClientEvents>;
+  readonly #name: string;
   readonly #watchMs: number;
   #watchUntil = 0;
   #inFlight = 0;
@@ -48,6 +49,7 @@ export class OriginGuard {
 
   constructor(origin: string, options: ResolvedRetryOptions, events: TypedEvents<HttpClientEvents>) {
     this.origin = origin;
+    this.#name = options.name ?? origin;
     this.#events = events;
     this.budget = options.budget === false ? undefined : new RetryBudget({ name: origin, ...options.budget });
     // The probe schedule's defaults are already in options.breaker (BREAKER_DEFAULTS).
@@ -56,7 +58,9 @@ export class OriginGuard {
       attempts: options.attempts,
       immediateRetries: options.immediateRetries,
       schedule: options.schedule,
-      name: origin,
+      name: options.name ?? origin,
+      // The client publishes these itself, with the origin (one publish per event).
+      publish: false,
       ...(this.budget === undefined ? {} : { budget: this.budget }),
       ...(this.breaker === undefined ? {} : { breaker: this.breaker }),
     });
@@ -94,7 +98,7 @@ export class OriginGuard {
   /** Counts a stale keep-alive connection and tells the listeners. */
   noteStaleConnection(method: string, fault: Fault, repeatable: boolean): void {
     this.#staleConnections++;
-    this.#events.emit('stale-connection', { origin: this.origin, method, fault, repeatable });
+    this.#events.emit('stale-connection', { event: 'stale-connection', name: this.#name, origin: this.origin, method, fault, repeatable });
   }
 
   /** True when requests must go through the policy from their first attempt (the breaker is not closed, or a failure is recent). */
@@ -149,6 +153,6 @@ export class OriginGuard {
     const from = this.#health;
     if (from === to) return;
     this.#health = to;
-    this.#events.emit('health', { origin: this.origin, from, to, ...(fault === undefined ? {} : { fault }) });
+    this.#events.emit('health', { event: 'health', name: this.#name, origin: this.origin, from, to, ...(fault === undefined ? {} : { fault }) });
   }
 }

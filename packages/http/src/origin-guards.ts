@@ -27,7 +27,8 @@ export interface HttpRetryStats {
  * not grow with the number of origins a client ever called.
  */
 export class OriginGuards {
-  readonly events = new TypedEvents<HttpClientEvents>({ retry: false, recovered: false, 'give-up': false });
+  // Each event is published once, here, on holdfast:<event> (the guards' policies publish nothing themselves).
+  readonly events = new TypedEvents<HttpClientEvents>();
   readonly #options: ResolvedRetryOptions;
   readonly #byOrigin = new Map<string, OriginGuard>();
   readonly #sweepMs: number;

@@ -1,9 +1,15 @@
 import { defaultRetrySchedule, honorRetryAfter, type BreakerOptions, type Listener, type RetryBudgetOptions, type Schedule } from '@holdfast/core';
-import { checkBreakerOptions, checkBudgetOptions, formatValue } from '@holdfast/core/internal';
+import { MAX_TIMER_MS, checkBreakerOptions, checkBudgetOptions, checkOptions, rule, type OptionRules } from '@holdfast/core/internal';
 import type { HttpClientEvents, StaleConnectionEvent } from './http-events.js';
 
-/** Options of `retryInterceptor()`, `createHttpClient()`, `wrapFetch()` and `withResilience()`. */
+/** Options of `retryInterceptor()`, `createHttpClient()`, `resilientFetch()` and `resilientAxios()`. */
 export interface HttpRetryOptions {
+  /**
+   * The name in every event's payload and on `node:diagnostics_channel`, to
+   * tell this client's events from another's (the origin is in every payload
+   * as `origin`). Default: the origin of the request.
+   */
+  readonly name?: string;
   /** Total attempts per request, the first included, not counting immediate retries. Default 3. */
   readonly attempts?: number;
   /**
@@ -47,6 +53,7 @@ export const DEFAULT_RETRY_STATUSES: readonly number[] = [408, 425, 429, 500, 50
 
 /** The options after validation, with defaults filled in. */
 export interface ResolvedRetryOptions {
+  readonly name: string | undefined;
   readonly attempts: number;
   readonly immediateRetries: number;
   readonly schedule: Schedule;
@@ -59,33 +66,36 @@ export interface ResolvedRetryOptions {
   readonly onStaleConnection: HttpRetryOptions['onStaleConnection'];
 }
 
-const ACCEPTED: Record<keyof HttpRetryOptions, string> = {
-  attempts: 'an integer >= 1',
-  immediateRetries: 'an integer >= 0',
-  schedule: 'a Schedule from @holdfast/core (an object with next(context))',
-  retryAfterCapMs: 'a number of milliseconds >= 0',
-  statusCodes: 'an array of HTTP statuses from 400 to 599',
-  budget: 'RetryBudget options ({ ratio?, minRetriesPerSecond?, ttlMs?, connectPhaseCost? }) or false',
-  breaker:
-    'circuit breaker options ({ failureThresholdPercent?, minimumRequests?, windowMs?, windowBuckets?, resetTimeoutMs?, maxResetTimeoutMs?, probeAfterRejections?, isFailure? }) or false',
-  deadlineMs: 'a number of milliseconds from 1 to 2147483647',
-  onRetry: 'a function',
-  onGiveUp: 'a function',
-  onStaleConnection: 'a function',
+const RULES: { readonly [K in keyof HttpRetryOptions]-?: OptionRules[string] } = {
+  name: rule.string(),
+  attempts: rule.integer(1),
+  immediateRetries: rule.integer(0),
+  schedule: rule.schedule(),
+  retryAfterCapMs: { test: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, accepted: 'a number of milliseconds >= 0' },
+  statusCodes: {
+    test: (v) => Array.isArray(v) && v.every((s) => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599),
+    accepted: 'an array of HTTP statuses from 400 to 599',
+  },
+  budget: rule.objectOrFalse('RetryBudget options ({ ratio?, minRetriesPerSecond?, ttlMs?, connectPhaseCost? })'),
+  breaker: rule.objectOrFalse(
+    'circuit breaker options ({ consecutiveFailures?, failureThresholdPercent?, minimumRequests?, windowMs?, windowBuckets?, resetTimeoutMs?, maxResetTimeoutMs?, probeAfterRejections?, isFailure? })',
+  ),
+  deadlineMs: {
+    test: (v) => typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS,
+    accepted: `a number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+  },
+  onRetry: rule.function(),
+  onGiveUp: rule.function(),
+  onStaleConnection: rule.function(),
 };
 
-const CHECKS: Record<keyof HttpRetryOptions, (v: unknown) => boolean> = {
-  attempts: (v) => Number.isInteger(v) && (v as number) >= 1,
-  immediateRetries: (v) => Number.isInteger(v) && (v as number) >= 0,
-  schedule: (v) => typeof v === 'object' && v !== null && typeof (v as Schedule).next === 'function',
-  retryAfterCapMs: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
-  statusCodes: (v) => Array.isArray(v) && v.every((s) => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599),
-  budget: (v) => v === false || (typeof v === 'object' && v !== null),
-  breaker: (v) => v === false || (typeof v === 'object' && v !== null),
-  deadlineMs: (v) => typeof v === 'number' && v > 0 && v <= 2_147_483_647,
-  onRetry: (v) => typeof v === 'function',
-  onGiveUp: (v) => typeof v === 'function',
-  onStaleConnection: (v) => typeof v === 'function',
+/** Names other retry libraries use, so a ported call fails with a pointer. */
+const FAMILIAR = {
+  retries: 'attempts (which counts the first attempt too)',
+  retry: 'attempts',
+  maxRetries: 'attempts (which counts the first attempt too)',
+  retryDelay: 'schedule',
+  timeout: 'deadlineMs',
 };
 
 /**
@@ -112,23 +122,9 @@ function withBreakerDefaults(options: BreakerOptions): BreakerOptions {
 }
 
 /** Checks every option once, at construction; errors name the option, the value and what is accepted. */
-export function resolveRetryOptions(where: string, options: unknown, extraKeys: readonly string[] = []): ResolvedRetryOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${where}: options must be an object, got ${formatValue(options)}`);
-  }
-  const given = options as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (extraKeys.includes(key)) continue;
-    const check = CHECKS[key as keyof HttpRetryOptions] as ((v: unknown) => boolean) | undefined;
-    if (check === undefined) {
-      throw new TypeError(`${where}: unknown option '${key}'; accepted: ${[...Object.keys(CHECKS), ...extraKeys].join(', ')}`);
-    }
-    const value = given[key];
-    if (value !== undefined && !check(value)) {
-      throw new RangeError(`${where}: option '${key}' must be ${ACCEPTED[key as keyof HttpRetryOptions]}, got ${formatValue(value)}`);
-    }
-  }
-  const o = options as HttpRetryOptions;
+export function resolveRetryOptions(where: string, options: unknown, extraRules: OptionRules = {}): ResolvedRetryOptions {
+  checkOptions(where, options as object, { ...RULES, ...extraRules }, { familiar: FAMILIAR });
+  const o = (options ?? {}) as HttpRetryOptions;
   const budget = o.budget ?? {};
   // Checked here, so that a bad budget or breaker option fails at construction with the name the user wrote.
   if (budget !== false) checkBudgetOptions(where, budget, 'budget');
@@ -138,6 +134,7 @@ export function resolveRetryOptions(where: string, options: unknown, extraKeys: 
   let schedule = o.schedule ?? defaultRetrySchedule;
   if (o.schedule !== undefined || capMs !== undefined) schedule = honorRetryAfter(schedule, capMs === undefined ? {} : { capMs });
   return {
+    name: o.name,
     attempts: o.attempts ?? 3,
     immediateRetries: o.immediateRetries ?? 8,
     schedule,

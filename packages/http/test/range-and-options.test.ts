@@ -56,7 +56,16 @@ describe('options are checked at construction', () => {
   it.each([
     [() => retryInterceptor({ attempts: 0 }), /option 'attempts' must be an integer >= 1, got 0/],
     [() => retryInterceptor({ statusCodes: [200] }), /option 'statusCodes' must be an array of HTTP statuses from 400 to 599/],
-    [() => retryInterceptor({ retries: 3 } as never), /unknown option 'retries'; accepted: attempts/],
+    [
+      () => retryInterceptor({ retries: 3 } as never),
+      /unknown option 'retries' \(did you mean attempts \(which counts the first attempt too\)\?\); accepted: name, attempts/,
+    ],
+    [
+      () => createHttpClient({ connectTimeoutMs: 50 } as never),
+      /createHttpClient: unknown option 'connectTimeoutMs' \(did you mean connectTimeout\?\)/,
+    ],
+    [() => createHttpClient({ name: '' }), /createHttpClient: option 'name' must be a non-empty string, got ""/],
+    [() => createHttpClient({ ca: 5 } as never), /option 'ca' must be a PEM string or Buffer, or an array of them, got 5/],
     [() => retryInterceptor({ budget: { ratio: -1 } }), /retryInterceptor: option 'budget.ratio' must be a finite number from 0 to 1000, got -1/],
     [() => createHttpClient({ keepAliveTimeout: -5 }), /option 'keepAliveTimeout' must be an integer number of milliseconds.*got -5/],
     [() => resilientFetch('fetch' as never), /resilientFetch: the first argument must be a fetch function, got string/],
