@@ -15,7 +15,7 @@ describe.each(SUBJECTS)('$title: events', (subject) => {
       const peer = await subject.start();
       const name = uniqueName('publish');
       const object = subject.create(peer, { name });
-      const recording = record(object, name, subject.events);
+      const recording = record(object, name, subject.events, subject.channels);
       try {
         await subject.ready(object, peer);
         subject.use(object);

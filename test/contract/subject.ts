@@ -20,6 +20,13 @@ export interface ContractSubject {
   readonly kind: 'connection' | 'client';
   /** Every lifecycle event it emits (published on a diagnostics channel). */
   readonly events: readonly string[];
+  /**
+   * The diagnostics channels its own events are published on, when it also
+   * drives something that publishes under its name (a mongoose handle's
+   * operations run core's retry loop, whose `give-up` is the operation's, on
+   * `holdfast:give-up`). Default: every holdfast channel.
+   */
+  readonly channels?: readonly string[];
   /** Its received-data event (not published: application data), if it has one. */
   readonly dataEvent?: string;
   /** A misspelt option and the name the error must suggest. */

@@ -58,7 +58,7 @@ export interface Recording {
  * Listens to `events` on `object` and to every holdfast channel for messages
  * about it (by `name`), from now on.
  */
-export function record(object: ContractObject, name: string, events: readonly string[]): Recording {
+export function record(object: ContractObject, name: string, events: readonly string[], channels: readonly string[] = HOLDFAST_CHANNELS): Recording {
   const published: string[] = [];
   const received: string[] = [];
   const payloads = new Map<string, unknown[]>();
@@ -68,7 +68,7 @@ export function record(object: ContractObject, name: string, events: readonly st
     const { name: from, event } = message as { name?: unknown; event?: unknown };
     if (from === name && typeof event === 'string' && watched.has(event)) published.push(event);
   };
-  for (const channel of HOLDFAST_CHANNELS) diagnosticsChannel.subscribe(channel, onMessage);
+  for (const channel of channels) diagnosticsChannel.subscribe(channel, onMessage);
   const offs = events.map((event) =>
     object.on(event, (payload: unknown) => {
       received.push(event);
@@ -82,7 +82,7 @@ export function record(object: ContractObject, name: string, events: readonly st
     received,
     payloads,
     stop() {
-      for (const channel of HOLDFAST_CHANNELS) diagnosticsChannel.unsubscribe(channel, onMessage);
+      for (const channel of channels) diagnosticsChannel.unsubscribe(channel, onMessage);
       for (const off of offs) off();
     },
   };

@@ -12,6 +12,8 @@ export const resilientMongoose: ContractSubject = {
   kind: 'connection',
   // The shared lifecycle (published on holdfast:reconnect); connected/disconnected/reconnected are listener-only faces.
   events: ['state', 'open', 'disconnect', 'reconnecting', 'give-up', 'close'],
+  // Its operations' own retries and give-ups (core's retry loop, under the handle's name) go to holdfast:retry and holdfast:give-up.
+  channels: ['holdfast:reconnect'],
   misspelt: { key: 'connectDeadline', suggests: 'connectDeadlineMs' },
   knownGaps: {
     lifecycle:
