@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Environment } from './bench/lib/environment.js';
 import { renderPage } from './bench/lib/report-page.js';
-import { beginBench, endBench, mergeResults, parseResults, recordFigure, type BenchReport } from './bench/lib/results.js';
+import { beginBench, endBench, mergeResults, parseResults, recordFigure, serializeResults, type BenchReport } from './bench/lib/results.js';
 import { barChart, COLOURS, escapeXml, formatValue } from './bench/lib/svg-chart.js';
 
 /**
@@ -138,15 +138,27 @@ describe('the figure collector', () => {
 });
 
 describe('results.json', () => {
-  it('round-trips through JSON, a missing value becoming null', () => {
-    const results = mergeResults(undefined, [record('demo', [THROUGHPUT])]);
-    const parsed = parseResults(JSON.stringify(results));
+  it('round-trips, each environment written once, a missing value becoming null', () => {
+    const results = mergeResults(undefined, [record('demo', [THROUGHPUT]), record('other', [THROUGHPUT])]);
+    const file = JSON.parse(serializeResults(results)) as { environments: unknown[]; benches: { environment: unknown }[] };
+    expect(Object.keys(file).sort()).toEqual(['benches', 'environments', 'format']);
+    expect(file.environments).toEqual([ENV]);
+    expect(file.benches.map((b) => b.environment)).toEqual([0, 0]);
+    const parsed = parseResults(serializeResults(results));
     expect(parsed.format).toBe(1);
-    expect(parsed.benches.map((b) => b.bench)).toEqual(['demo']);
-    const values = parsed.benches[0]!.figures[0]!.values;
-    expect(values.map((v) => v.value)).toEqual([1000, 950, 500, null]);
+    expect(parsed.benches.map((b) => [b.bench, b.environment])).toEqual([
+      ['demo', ENV],
+      ['other', ENV],
+    ]);
+    expect(parsed.benches[0]!.figures[0]!.values.map((v) => v.value)).toEqual([1000, 950, 500, null]);
     expect(Object.keys(parsed.benches[0]!).sort()).toEqual(['bench', 'durationMs', 'environment', 'figures', 'loadAverage', 'smoke', 'startedAt']);
     expect(Object.keys(parsed.benches[0]!.figures[0]!).sort()).toEqual(['baseline', 'better', 'id', 'metric', 'note', 'title', 'values']);
+  });
+
+  it('keeps each bench with its own environment when they differ', () => {
+    const elsewhere = { ...record('net', [THROUGHPUT]), environment: { ...ENV, machine: { ...ENV.machine, cores: 64 } } };
+    const parsed = parseResults(serializeResults(mergeResults(undefined, [record('demo', [THROUGHPUT]), elsewhere])));
+    expect(parsed.benches.map((b) => b.environment.machine.cores)).toEqual([2, 64]);
   });
 
   it('replaces a re-run bench, keeps the others, and sorts them by name', () => {
@@ -160,11 +172,15 @@ describe('results.json', () => {
   it('refuses a file of the wrong shape, saying what is wrong', () => {
     expect(() => parseResults('{"benches":[]}')).toThrow(/format undefined/);
     expect(() => parseResults('{"format":1}')).toThrow(/no benches array/);
-    const good = JSON.parse(JSON.stringify(mergeResults(undefined, [record('demo', [THROUGHPUT])]))) as {
-      benches: { figures: { values: object[] }[] }[];
-    };
-    good.benches[0]!.figures[0]!.values[0] = { contender: 'x', value: 'fast', holdfast: false };
-    expect(() => parseResults(JSON.stringify(good))).toThrow(/bench demo: figure throughput: a value lacks/);
+    expect(() => parseResults('{"format":1,"benches":[]}')).toThrow(/no environments array/);
+    const text = serializeResults(mergeResults(undefined, [record('demo', [THROUGHPUT])]));
+    const file = (): { benches: { environment: unknown; figures: { values: object[] }[] }[] } => JSON.parse(text) as never;
+    const badEnvironment = file();
+    badEnvironment.benches[0]!.environment = 3;
+    expect(() => parseResults(JSON.stringify(badEnvironment))).toThrow(/bench demo: environment 3 is not an index/);
+    const badValue = file();
+    badValue.benches[0]!.figures[0]!.values[0] = { contender: 'x', value: 'fast', holdfast: false };
+    expect(() => parseResults(JSON.stringify(badValue))).toThrow(/bench demo: figure throughput: a value lacks/);
   });
 });
 

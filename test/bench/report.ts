@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { environment } from './lib/environment.js';
 import { chartFile, renderPage } from './lib/report-page.js';
-import { mergeResults, parseResults, type BenchReport, type ResultsFile } from './lib/results.js';
+import { mergeResults, parseResults, serializeResults, type BenchReport, type ResultsFile } from './lib/results.js';
 import { benchNames, runBenches } from './lib/runner.js';
 import { barChart } from './lib/svg-chart.js';
 
@@ -55,7 +55,7 @@ function readResults(): ResultsFile | undefined {
 
 /** Writes results.json, redraws every chart (removing the charts of figures no longer recorded) and the page. */
 async function writeAll(results: ResultsFile): Promise<void> {
-  writeFileSync(resultsPath, await format(JSON.stringify(results), prettierOptions));
+  writeFileSync(resultsPath, await format(serializeResults(results), prettierOptions));
   const charts = new Map(results.benches.flatMap((b) => b.figures.map((f) => [chartFile(b.bench, f), barChart(f)] as const)));
   for (const file of readdirSync(out)) if (file.endsWith('.svg') && !charts.has(file)) rmSync(join(out, file));
   for (const [file, svg] of charts) writeFileSync(join(out, file), svg);

@@ -127,8 +127,10 @@ export interface BenchReport extends BenchRecord {
 }
 
 /**
- * docs/bench/results.json: every bench's latest report, sorted by name. In
- * the file, a value that is not finite is `null` (JSON has no NaN).
+ * Every bench's latest report, sorted by name: what docs/bench/results.json
+ * holds. In the file (serializeResults()), each environment is written once
+ * in `environments` and a bench names its own by index, and a value that is
+ * not finite is `null` (JSON has no NaN).
  */
 export interface ResultsFile {
   readonly format: 1;
@@ -142,6 +144,18 @@ export function mergeResults(previous: ResultsFile | undefined, reports: readonl
   return { format: 1, benches: [...byName.values()].sort((a, b) => a.bench.localeCompare(b.bench)) };
 }
 
+/** results.json's text (before formatting): `{ format, environments, benches }`, each bench's `environment` an index. */
+export function serializeResults(results: ResultsFile): string {
+  const environments: Environment[] = [];
+  const index = new Map<string, number>();
+  const benches = results.benches.map((bench) => {
+    const key = JSON.stringify(bench.environment);
+    if (!index.has(key)) index.set(key, environments.push(bench.environment) - 1);
+    return { ...bench, environment: index.get(key) };
+  });
+  return JSON.stringify({ format: results.format, environments, benches });
+}
+
 /** Reads results.json back, failing with what is wrong rather than drawing a broken page from it. */
 export function parseResults(text: string): ResultsFile {
   type Loose = Partial<Record<string, unknown>>;
@@ -153,12 +167,17 @@ export function parseResults(text: string): ResultsFile {
   const data = object(JSON.parse(text));
   if (data.format !== 1) fail(`format ${String(data.format)}, expected 1`);
   if (!Array.isArray(data.benches)) fail('no benches array');
+  if (!Array.isArray(data.environments)) fail('no environments array');
+  const environments = array(data.environments).map(object);
+  const benches: BenchReport[] = [];
   for (const bench of array(data.benches).map(object)) {
     const where = `bench ${String(bench.bench)}`;
+    const environment = typeof bench.environment === 'number' ? environments[bench.environment] : undefined;
+    if (environment === undefined) fail(`${where}: environment ${String(bench.environment)} is not an index into environments`);
     if (typeof bench.bench !== 'string' || typeof bench.durationMs !== 'number' || typeof bench.startedAt !== 'string') {
       fail(`${where}: name, startedAt or durationMs missing`);
     }
-    if (typeof object(object(bench.environment).machine).cpu !== 'string') fail(`${where}: environment.machine missing`);
+    if (typeof object(environment!.machine).cpu !== 'string') fail(`${where}: its environment has no machine`);
     if (!Array.isArray(bench.figures)) fail(`${where}: no figures array`);
     for (const figure of array(bench.figures).map(object)) {
       if (typeof figure.id !== 'string' || typeof figure.title !== 'string' || typeof figure.metric !== 'string' || !Array.isArray(figure.values)) {
@@ -170,6 +189,7 @@ export function parseResults(text: string): ResultsFile {
         }
       }
     }
+    benches.push({ ...(bench as unknown as BenchReport), environment: environment as unknown as Environment });
   }
-  return data as unknown as ResultsFile;
+  return { format: 1, benches };
 }
