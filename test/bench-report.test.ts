@@ -247,14 +247,15 @@ describe('barChart()', () => {
   });
 
   it('formats numbers as people read them', () => {
-    expect([formatValue(1234567), formatValue(12.345), formatValue(1.2345), formatValue(0.01234), formatValue(null), formatValue(Infinity)]).toEqual([
-      '1,234,567',
-      '12.3',
-      '1.23',
-      '0.012',
-      'none',
-      'none',
-    ]);
+    expect([
+      formatValue(1234567),
+      formatValue(12.345),
+      formatValue(1.2345),
+      formatValue(1.0004),
+      formatValue(0.01234),
+      formatValue(null),
+      formatValue(Infinity),
+    ]).toEqual(['1,234,567', '12.3', '1.23', '1.00', '0.012', 'none', 'none']);
   });
 });
 

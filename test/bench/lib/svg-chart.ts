@@ -26,7 +26,8 @@ export function formatValue(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return 'none';
   const abs = Math.abs(value);
   const digits = abs >= 100 || Number.isInteger(value) ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
-  return value.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: digits });
+  // A ratio of 1.0004 reads "1.00", not "1" (which would claim an exact count).
+  return value.toLocaleString('en-US', { minimumFractionDigits: Number.isInteger(value) ? 0 : digits, maximumFractionDigits: digits });
 }
 
 /** Width of a text in pixels at `size`, estimated (no font metrics without a browser): a little generous. */
@@ -56,10 +57,12 @@ function hasSpread(v: RecordedFigure['values'][number]): v is RecordedFigure['va
 export function barChart(figure: RecordedFigure): string {
   const values = figure.values;
   const subtitle = `${figure.metric}, ${figure.better} is better${figure.baseline === undefined ? '' : `; ratios to ${figure.baseline}`}`;
-  const labelWidth = Math.min(330, Math.max(...values.map((v) => textWidth(v.contender, 12))) + 16);
+  // holdfast's labels are bold: wider than the estimate.
+  const bold = (v: RecordedFigure['values'][number]): number => (v.holdfast ? 1.1 : 1);
+  const labelWidth = Math.min(330, Math.max(...values.map((v) => textWidth(v.contender, 12) * bold(v))) + 16);
   const barLeft = LEFT_PAD + labelWidth;
   // Room at the right for the longest value label past the longest bar; the chart widens rather than cut a label.
-  const rightPad = Math.max(...values.map((v) => textWidth(valueLabel(figure, v), 12))) + 16;
+  const rightPad = Math.max(...values.map((v) => textWidth(valueLabel(figure, v), 12) * bold(v))) + 16;
   const WIDTH = Math.ceil(
     Math.max(MIN_WIDTH, barLeft + MIN_BARS + rightPad, textWidth(figure.title, 15) * 1.12 + 2 * LEFT_PAD, textWidth(subtitle, 12) + 2 * LEFT_PAD),
   );
