@@ -19,6 +19,7 @@ import * as undici from '../../packages/core/node_modules/undici/index.js';
 import { testCerts } from '../../packages/core/test/fixtures/certs.js';
 import { closeOnRequest, closedPort, resetOnRequest, tlsServer } from '../../packages/core/test/fixtures/servers.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure, type FigureValue } from './lib/results.js';
 
 // The peers and clients are devDependencies of @holdfast/core, loaded from its node_modules.
 const coreRequire = createRequire(new URL('../../packages/core/package.json', import.meta.url));
@@ -122,12 +123,22 @@ export default async function classifyBench(opts: BenchOptions): Promise<void> {
   // Warm up every row first so the JIT has seen all shapes before timing any.
   for (const [, fn] of rows) nsPerOp(fn, opts.smoke ? 100 : 200_000);
   const table: (string | number)[][] = [];
+  const values: FigureValue[] = [];
   for (const [name, fn] of rows) {
     const samples: number[] = [];
     for (let r = 0; r < runs; r++) samples.push(nsPerOp(fn, iterations));
     const ns = median(samples);
     table.push([name, fmt(ns, 1), fmt(1e9 / ns), `${fmt(Math.min(...samples), 1)} – ${fmt(Math.max(...samples), 1)}`]);
+    values.push({ contender: name, value: ns, low: Math.min(...samples), high: Math.max(...samples), holdfast: !name.startsWith('peer:') });
   }
   console.log(`\nclassify() on real errors: ${fmt(iterations)} calls per run, median of ${runs} run(s)\n`);
   printTable(['error', 'ns/op (median)', 'ops/s', 'ns/op range'], table);
+  recordFigure({
+    id: 'classify-cost',
+    title: 'classify() per call, on real errors (peers answer a smaller yes/no question)',
+    metric: 'ns per call',
+    better: 'lower',
+    note: `${fmt(iterations)} calls per run, median of ${runs} run(s); the spread is the lowest and highest run.`,
+    values,
+  });
 }

@@ -27,6 +27,7 @@ import {
   type ShutdownRound,
 } from './lib/express-peers.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure, type FigureValue } from './lib/results.js';
 
 const CONNECTIONS = 50;
 
@@ -102,6 +103,30 @@ async function throughput(opts: BenchOptions): Promise<void> {
       ],
     );
     if (errors > 0) console.log(`errors or non-2xx answers: ${errors}`);
+    recordFigure({
+      id: 'middleware-throughput',
+      title: 'GET on Express 5 with every holdfast middleware mounted, nothing failing',
+      metric: 'requests/s',
+      better: 'higher',
+      baseline: 'plain Express',
+      note: `autocannon, ${CONNECTIONS} connections, app in its own process; ${rounds} round(s) of ${seconds} s, each holdfast round between two plain ones; the ratio is the median of the per-round ratios, the spread the lowest and highest round.`,
+      values: [
+        {
+          contender: 'plain Express',
+          value: median(raw.map((r) => r.rps)),
+          low: Math.min(...raw.map((r) => r.rps)),
+          high: Math.max(...raw.map((r) => r.rps)),
+        },
+        {
+          contender: '+ every holdfast middleware',
+          value: median(ours.map((r) => r.rps)),
+          low: Math.min(...ours.map((r) => r.rps)),
+          high: Math.max(...ours.map((r) => r.rps)),
+          ratio: median(ratios),
+          note: `CPU ratio ${fmt(median(cpuRatios), 3)}`,
+        },
+      ],
+    });
   } finally {
     await Promise.all([plain.close(), holdfast.close()]);
   }
@@ -142,6 +167,31 @@ async function shutdowns(opts: BenchOptions): Promise<void> {
     }
   }
   printTable(['contender', 'client', 'resets', 'hang-ups', 'unanswered', 'shutdown ms'], rows);
+  const harmed: FigureValue[] = [];
+  for (const contender of contenders) {
+    for (const client of opts.smoke ? (['undici'] as const) : (['undici', 'node:http'] as const)) {
+      const mine = results.filter((r) => r.contender === contender && r.client === client);
+      const perRound = mine.map((r) => r.resets + r.hangUps + r.unanswered);
+      const times = mine.map((r) => r.shutdownMs).filter((t): t is number => t !== undefined);
+      harmed.push({
+        contender: `${contender}, ${client} clients`,
+        holdfast: contender === 'holdfast',
+        value: Math.max(...perRound),
+        note:
+          times.length === mine.length
+            ? `done in ${fmt(median(times), 0)} ms`
+            : `not done in 4 s in ${mine.length - times.length} of ${mine.length} rounds`,
+      });
+    }
+  }
+  recordFigure({
+    id: 'shutdown-harm',
+    title: 'Shutdown under load: requests reset, hung up or left unanswered (worst round)',
+    metric: 'requests harmed (resets + hang-ups + unanswered)',
+    better: 'lower',
+    note: `50 keep-alive clients sending back to back to Express 5 (1-10 ms per request), 4 s of grace, ${rounds} round(s). holdfast-immediate and holdfast-after-response are idle-connection rules decision 0009 measured and rejected.`,
+    values: harmed,
+  });
 }
 
 async function idempotencyCost(opts: BenchOptions): Promise<void> {
@@ -169,6 +219,25 @@ async function idempotencyCost(opts: BenchOptions): Promise<void> {
       }),
     );
     if (!redis) console.log('(Redis store skipped in smoke mode)');
+    recordFigure({
+      id: 'idempotency-cost',
+      title: 'POST with a new Idempotency-Key on every request: what idempotency() costs',
+      metric: 'requests/s',
+      better: 'higher',
+      baseline: 'plain',
+      note: `autocannon, ${CONNECTIONS} connections, ${rounds} alternating round(s) of ${seconds} s; medians.`,
+      values: modes.map((mode, i) => {
+        const rps = median(figures[i]!.map((r) => r.rps));
+        const cpu = median(figures[i]!.map((r) => r.cpuUs));
+        return {
+          contender: mode.replace(/:\d+$/, ''),
+          holdfast: i > 0,
+          value: rps,
+          ratio: rps / plainRps,
+          note: i === 0 ? `${fmt(cpu, 1)} µs CPU/request` : `+${fmt(cpu - plainCpu, 1)} µs CPU/request`,
+        };
+      }),
+    });
   } finally {
     await Promise.all(apps.map((app) => app.close()));
     await redis?.stop();

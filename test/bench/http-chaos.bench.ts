@@ -8,6 +8,7 @@
 import { startChildServer } from './lib/child-server.js';
 import { EFFECT_SERVER, contenders, parseStats, type Outcome } from './lib/http-contenders.js';
 import { fmt, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure, type FigureValue } from './lib/results.js';
 
 const CALLERS = 8;
 
@@ -16,6 +17,8 @@ export default async function (opts: BenchOptions): Promise<void> {
   const server = await startChildServer(EFFECT_SERVER);
   const clients = contenders();
   const rows: (string | number)[][] = [];
+  // Per scenario: what each client got right (success) and the harm it did (applied twice, or applied and reported as a plain failure).
+  const figures = new Map<string, { success: FigureValue[]; harm: FigureValue[] }>();
   for (const [method, mode] of [
     ['GET', 'after'],
     ['POST', 'before'],
@@ -48,6 +51,15 @@ export default async function (opts: BenchOptions): Promise<void> {
         if (outcome === 'unknown') unknown++;
         if (outcome === 'failed' && applied > 0) silentFailures++;
       }
+      const scenario = `${method}, reset ${mode} effect`;
+      const figure = figures.get(scenario) ?? { success: [], harm: [] };
+      figure.success.push({ contender: client.name, value: (100 * ok) / total, note: unknown > 0 ? `${unknown} told outcome unknown` : undefined });
+      figure.harm.push({
+        contender: client.name,
+        value: duplicated + silentFailures,
+        note: `${duplicated} twice, ${silentFailures} reported failed`,
+      });
+      figures.set(scenario, figure);
       rows.push([
         `${method}, reset ${mode} effect`,
         client.name,
@@ -65,6 +77,26 @@ export default async function (opts: BenchOptions): Promise<void> {
     rows,
   );
   console.log(`${total} requests, ${CALLERS} callers, every 10th arrival reset (real RST); server in a child process`);
+  const how = `${total} requests from ${CALLERS} callers, every 10th arrival at the server reset with a real RST; each client with its documented defaults; one run.`;
+  for (const [scenario, figure] of figures) {
+    const id = scenario.toLowerCase().replace(/[^a-z]+/g, '-');
+    recordFigure({
+      id: `${id}-success`,
+      title: `${scenario}: requests that succeeded`,
+      metric: '% of requests',
+      better: 'higher',
+      note: how,
+      values: figure.success,
+    });
+    recordFigure({
+      id: `${id}-harm`,
+      title: `${scenario}: requests applied twice, or applied and reported as a plain failure`,
+      metric: 'requests',
+      better: 'lower',
+      note: `${how} A request the client reported as outcome unknown is not counted as harm: the caller was told.`,
+      values: figure.harm,
+    });
+  }
   for (const client of clients) await client.close();
   await server.close();
 }

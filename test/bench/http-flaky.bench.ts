@@ -12,6 +12,7 @@
 import { startChildServer } from './lib/child-server.js';
 import { EFFECT_SERVER, contenders, parseStats } from './lib/http-contenders.js';
 import { fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 const CALLERS = 8;
 
@@ -71,6 +72,37 @@ export default async function (opts: BenchOptions): Promise<void> {
         for (const c of fresh) await c.close();
       }
     }
+    const pct = Math.round(share * 100);
+    const how = `${total} GETs from ${CALLERS} callers, a seeded random ${pct} % of arrivals reset (real RST, before any effect); medians of ${rounds} round(s), fresh clients each round; the spread is the lowest and highest round.`;
+    const all = [...byName];
+    recordFigure({
+      id: `delivered-${pct}`,
+      title: `A flaky server resetting ${pct} % of requests: GETs delivered`,
+      metric: `% of ${total} GETs delivered`,
+      better: 'higher',
+      note: how,
+      values: all.map(([name, r]) => ({
+        contender: name,
+        value: (100 * median(r.ok)) / total,
+        low: (100 * Math.min(...r.ok)) / total,
+        high: (100 * Math.max(...r.ok)) / total,
+        note: `${fmt(median(r.attempts), 2)} attempts/request`,
+      })),
+    });
+    recordFigure({
+      id: `duration-${pct}`,
+      title: `A flaky server resetting ${pct} % of requests: time for all ${total} GETs`,
+      metric: 'ms',
+      better: 'lower',
+      note: how,
+      values: all.map(([name, r]) => ({
+        contender: name,
+        value: median(r.totalMs),
+        low: Math.min(...r.totalMs),
+        high: Math.max(...r.totalMs),
+        note: `p99 ${fmt(median(r.p99), 0)} ms`,
+      })),
+    });
     for (const [name, r] of byName) {
       rows.push([
         `${Math.round(share * 100)} %`,

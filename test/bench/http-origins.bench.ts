@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundlePackage } from './lib/bundle.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 const SERVERS = `
 import { createServer } from 'node:http';
@@ -131,6 +132,21 @@ export default async function (opts: BenchOptions): Promise<void> {
     ['client', 'heap KB per origin after idle', 'minus raw undici (KB)', 'origins with state kept'],
     [...results].map(([kind, r]) => [kind, fmt(median(r.perOrigin) / 1000, 2), fmt((median(r.perOrigin) - raw) / 1000, 2), r.guarded]),
   );
+  recordFigure({
+    id: 'heap-per-origin',
+    title: 'Heap kept per origin called once, after its connections idled out',
+    metric: 'KB of heap per origin',
+    better: 'lower',
+    baseline: 'raw undici Agent',
+    note: `${origins - 20} origins, one GET each; each contender in a fresh process, after full GCs, holdfast bundled as published; medians of ${rounds} round(s), the spread is the lowest and highest round.`,
+    values: [...results].map(([kind, r]) => ({
+      contender: kind,
+      value: median(r.perOrigin) / 1000,
+      low: Math.min(...r.perOrigin) / 1000,
+      high: Math.max(...r.perOrigin) / 1000,
+      note: `${r.guarded} origins with state kept`,
+    })),
+  });
   console.log(
     `${origins - 20} origins measured (20 more to warm up), one GET each, servers in another process closing idle connections after 200 ms; each contender in a fresh process (--expose-gc), holdfast bundled as published; medians of ${rounds} rounds`,
   );

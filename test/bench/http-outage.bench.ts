@@ -22,6 +22,7 @@
 import { startChildServer, type ChildServer } from './lib/child-server.js';
 import { EFFECT_SERVER, contenders } from './lib/http-contenders.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 const CALLERS = 50;
 
@@ -111,4 +112,27 @@ async function outage(opts: BenchOptions, server: ChildServer, outageMs: number)
   console.log(
     `${CALLERS} callers, ${outageMs} ms outage (every request reset), medians of ${rounds} rounds (each round's figure in brackets); server in a child process`,
   );
+  const how = `${CALLERS} callers, each waiting 25-75 ms after a failure; the backend resets every request for ${outageMs} ms; fresh clients each round; medians of ${rounds} round(s), the spread is the lowest and highest round.`;
+  const spread = (values: number[]) => ({ value: median(values), low: Math.min(...values), high: Math.max(...values) });
+  recordFigure({
+    id: `load-${outageMs}ms`,
+    title: `A ${outageMs} ms outage: attempts reaching the backend per request started during it`,
+    metric: 'attempts per request',
+    better: 'lower',
+    baseline: names.find((n) => n.includes('baseline')),
+    note: `${how} The no-retry baseline sends 1.`,
+    values: [...results].map(([name, r]) => ({ contender: name, ...spread(r.ratio), note: `${fmt(median(r.attempts), 0)} attempts` })),
+  });
+  recordFigure({
+    id: `all-back-${outageMs}ms`,
+    title: `A ${outageMs} ms outage: time until every caller succeeded again`,
+    metric: 'ms after the backend came back',
+    better: 'lower',
+    note: `${how} "none": some caller had not succeeded 3 s after the return. Beside each value: when the first caller succeeded.`,
+    values: [...results].map(([name, r]) => ({
+      contender: name,
+      ...spread(r.allBack),
+      note: `first success after ${fmt(median(r.recovery), 0)} ms`,
+    })),
+  });
 }

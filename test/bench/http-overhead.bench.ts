@@ -22,6 +22,7 @@ import { startChildServer } from './lib/child-server.js';
 import type { CoreHandler } from '../../packages/http/src/core-handler.js';
 import { Agent, RetryAgent, request } from './lib/http-peers.js';
 import { fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 const SERVER = `
 import { createServer } from 'node:http';
@@ -180,6 +181,33 @@ export default async function (opts: BenchOptions): Promise<void> {
   console.log(
     `${rounds} rounds, each contender's ${durationMs} ms between two of raw undici's, ${CONNECTIONS} connections / in flight, server in a child process`,
   );
+  const how = `${rounds} rounds; each contender's ${durationMs} ms round runs between two rounds of raw undici and is divided by their mean; raw undici's own row compares each of its rounds with its neighbours (the noise floor). ${CONNECTIONS} connections, server in a child process.`;
+  recordFigure({
+    id: 'throughput-ratio',
+    title: 'Keep-alive GETs when nothing fails: throughput against raw undici',
+    metric: "requests/s as a ratio to raw undici's neighbouring rounds (median of rounds)",
+    better: 'higher',
+    note: `${how} The spread is the middle half of the per-round ratios.`,
+    values: names.map((n) => ({
+      contender: n === RAW ? `${n} (vs its neighbours)` : n,
+      value: median(ratios[n]),
+      low: percentile(ratios[n], 25),
+      high: percentile(ratios[n], 75),
+      note: `${fmt(median(rps[n]))} req/s`,
+    })),
+  });
+  recordFigure({
+    id: 'cpu-ratio',
+    title: 'Keep-alive GETs when nothing fails: client CPU per request against raw undici',
+    metric: "client CPU per request as a ratio to raw undici's neighbouring rounds (median of rounds)",
+    better: 'lower',
+    note: how,
+    values: names.map((n) => ({
+      contender: n === RAW ? `${n} (vs its neighbours)` : n,
+      value: median(cpuRatios[n]),
+      note: `${fmt(median(cpu[n]), 1)} µs`,
+    })),
+  });
 
   await client.close();
   await Promise.all([raw.close(), composedBase.close(), passThroughBase.close(), forwarderBase.close(), retryAgent.close()]);

@@ -22,6 +22,7 @@ import { ResilientMongoose, withRetry } from '@holdfast/mongoose';
 import type mongooseType from 'mongoose';
 import { startMongoServerProcess, type MongoServerProcess } from './lib/mongo-server-process.js';
 import { alternate, fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 type MongooseModule = typeof mongooseType;
 
@@ -40,6 +41,9 @@ function lines(): Line[] {
     return { label: `mongoose ${mongoose.version} / driver ${driver}`, mongoose };
   });
 }
+
+/** `mongoose-9`, `mongoose-8`: a line's figure ids. */
+const lineId = (line: Line): string => `mongoose-${line.mongoose.version.split('.')[0]}`;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -117,6 +121,23 @@ async function throughput(line: Line, server: MongoServerProcess, options: Bench
         fmt(median(cpu[contender]) / baseCpu, 3),
       ]),
     );
+    recordFigure({
+      id: `${lineId(line)}-${kind}-throughput`,
+      title: `${line.label}: ${kind === 'read' ? 'findOne by key' : 'updateOne $set by key'}, nothing failing`,
+      metric: 'operations/s',
+      better: 'higher',
+      baseline: 'bare model call',
+      note: `${IN_FLIGHT} in flight against holdfast's MongoDB wire-protocol server in another process, ${fmt(operations)} operations x ${rounds} alternating round(s); medians, the spread is the lowest and highest round.`,
+      values: THROUGHPUT_CONTENDERS.map((contender) => ({
+        contender,
+        holdfast: contender !== 'bare model call',
+        value: median(rates[contender]),
+        low: Math.min(...rates[contender]),
+        high: Math.max(...rates[contender]),
+        ratio: median(rates[contender]) / baseRate,
+        note: `CPU ratio ${fmt(median(cpu[contender]) / baseCpu, 3)}`,
+      })),
+    });
   }
   await handle.close();
 }
@@ -186,6 +207,20 @@ async function recovery(line: Line, server: MongoServerProcess, options: BenchOp
       fmt(median(failedDuringOutage[contender])),
     ]),
   );
+  recordFigure({
+    id: `${lineId(line)}-recovery`,
+    title: `${line.label}: a read every 10 ms through a ${downMs} ms database restart`,
+    metric: 'ms from the server back to the first successful read',
+    better: 'lower',
+    note: `Every connection reset, the server down ${downMs} ms; ${rounds} alternating round(s); median, the spread is the lowest and highest round.`,
+    values: RECOVERY_CONTENDERS.map((contender) => ({
+      contender,
+      value: median(delays[contender]),
+      low: Math.min(...delays[contender]),
+      high: Math.max(...delays[contender]),
+      note: `${fmt(median(failedDuringOutage[contender]))} reads failed per outage`,
+    })),
+  });
 }
 
 /** What withRetry itself costs per call, without a database: most of it is core's deadline guard around each attempt. */
@@ -211,6 +246,20 @@ async function ownCost(line: Line, server: MongoServerProcess, options: BenchOpt
     ['face', 'CPU ns/call (median)', 'added by holdfast, ns'],
     names.map((name) => [name, fmt(median(cpu[name])), fmt(median(cpu[name]) - median(cpu['bare call']))]),
   );
+  recordFigure({
+    id: 'own-cost',
+    title: 'withRetry() around an operation that resolves at once',
+    metric: 'ns of CPU per call',
+    better: 'lower',
+    baseline: 'bare call',
+    note: `${fmt(calls)} calls x ${rounds} alternating round(s), medians (${line.label}).`,
+    values: names.map((name) => ({
+      contender: name,
+      holdfast: name !== 'bare call',
+      value: median(cpu[name]),
+      ratio: median(cpu[name]) / median(cpu['bare call']),
+    })),
+  });
   await handle.close();
 }
 

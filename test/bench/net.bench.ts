@@ -18,8 +18,9 @@ import { exponential } from '@holdfast/core';
 import { ReconnectingSocket } from '@holdfast/net';
 import { bundlePackage } from './lib/bundle.js';
 import { startChildServer } from './lib/child-server.js';
-import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
+import { herdFigures, herdHeader, herdRows, recordHerd, type HerdRound } from './lib/herd.js';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure, type FigureValue } from './lib/results.js';
 
 // Sink: answers once it sees the end marker 'Z' (never in a message body or header). The answer, 00 00 00 01 0a,
 // is one chunk in raw mode, one line in 'lines' and one 1-byte frame in 'length-prefixed'.
@@ -209,6 +210,26 @@ async function throughput(opts: BenchOptions): Promise<void> {
       ];
     }),
   );
+  recordFigure({
+    id: 'send-throughput',
+    title: `Sending ${MESSAGE_BYTES}-byte messages in each framing, nothing failing`,
+    metric: 'messages/s',
+    better: 'higher',
+    note: `${fmt(count)} messages to a sink in another process, ${rounds} alternating round(s), medians; each holdfast row's ratio is to raw net with the same framing written by hand.`,
+    values: contenders.map((name) => throughputValue(name, results, cpu, peerOf[name])),
+  });
+}
+
+/** A throughput row as a figure value: median and range of the rounds, the ratio to its raw peer (none for the raw rows). */
+function throughputValue<T extends string>(name: T, results: Record<T, number[]>, cpu: Record<T, number[]>, peer: T): FigureValue {
+  return {
+    contender: name,
+    value: median(results[name]),
+    low: Math.min(...results[name]),
+    high: Math.max(...results[name]),
+    ...(peer === name ? {} : { ratio: median(results[name]) / median(results[peer]) }),
+    note: `${fmt(median(cpu[name]))} ns CPU/msg`,
+  };
 }
 
 type InboundContender =
@@ -341,6 +362,14 @@ async function inbound(opts: BenchOptions): Promise<void> {
       ];
     }),
   );
+  recordFigure({
+    id: 'receive-throughput',
+    title: `Receiving ${MESSAGE_BYTES}-byte messages in each framing, nothing failing`,
+    metric: 'messages/s',
+    better: 'higher',
+    note: `${fmt(count)} messages from a source in another process, ${rounds} alternating round(s), medians; each holdfast row's ratio is to raw net with the same parser written by hand.`,
+    values: contenders.map((name) => throughputValue(name, results, cpu, peerOf(name))),
+  });
 }
 
 async function recovery(opts: BenchOptions): Promise<void> {
@@ -537,6 +566,13 @@ async function herd(opts: BenchOptions): Promise<void> {
     "(accepts: TCP connections the server accepted; connects: the clients' connect events; goal: at most 15 % in any 100 ms, all back within 3 s)",
   );
   printTable(herdHeader('connects'), herdRows(results, contenders, clients, waitMs));
+  recordHerd(
+    results,
+    contenders,
+    clients,
+    'connects',
+    `${clients} clients, the server (in another process) resets them all, down ${downMs} ms, back on the same port; ${rounds} alternating round(s), medians, the spread is the lowest and highest round.`,
+  );
 }
 
 // One contender per child process, so that no other contender's garbage or first-use costs are counted.
@@ -603,6 +639,15 @@ async function memory(opts: BenchOptions): Promise<void> {
     ['contender', 'heap KiB / connection', 'RSS KiB / connection', 'heap ratio to raw'],
     rows.map((r) => [r.kind, fmt(r.heap, 2), fmt(r.rss, 2), fmt(r.heap / raw.heap, 2)]),
   );
+  recordFigure({
+    id: 'memory',
+    title: 'Heap per idle connection',
+    metric: 'KiB of heap per connection',
+    better: 'lower',
+    baseline: 'raw net',
+    note: `${count} idle connections, one process per contender, after GC; holdfast bundled as published; one run.`,
+    values: rows.map((r) => ({ contender: r.kind, value: r.heap, ratio: r.heap / raw.heap, note: `RSS ${fmt(r.rss, 1)} KiB` })),
+  });
 }
 
 export default async function (opts: BenchOptions): Promise<void> {

@@ -25,6 +25,7 @@ import { exponential } from '@holdfast/core';
 import { createTraceExporter, type OtlpExporterOptions } from '@holdfast/otlp';
 import { startCollectorProcess, type CollectorProcess } from './otlp-collector-process.js';
 import { fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 // The SDK and the plain OTLP exporters come from @holdfast/otlp's dependencies (the versions its tests use).
 const load = createRequire(new URL('../../packages/otlp/package.json', import.meta.url));
@@ -192,6 +193,69 @@ async function outage(
   };
 }
 
+const EXPORTER_NAMES: Record<Flavour, string> = { plain: 'plain OTel exporter', holdfast: 'holdfast createTraceExporter' };
+
+/** The headline figures of one protocol: throughput with no faults, spans lost to an outage, the event loop during it. */
+function recordOtlp(
+  protocol: Protocol,
+  speed: Record<Flavour, ThroughputResult[]>,
+  ratios: number[],
+  outages: Record<Flavour, OutageResult[]>,
+  run: { total: number; rounds: number; outageRounds: number; upMs: number; downMs: number },
+): void {
+  const id = protocol.replace(/[^a-z]+/g, '-');
+  const spans = (flavour: Flavour): number[] => speed[flavour].map((r) => r.spansPerSecond);
+  recordFigure({
+    id: `${id}-throughput`,
+    title: `OTLP ${protocol} span export, no faults`,
+    metric: 'spans/s',
+    better: 'higher',
+    baseline: EXPORTER_NAMES.plain,
+    note: `${fmt(run.total)} spans per run, each 2 048-span flush acknowledged before the next; ${run.rounds} alternating round(s), medians; the ratio is the median of the per-round ratios, the spread the lowest and highest round.`,
+    values: FLAVOURS.map((flavour) => ({
+      contender: EXPORTER_NAMES[flavour],
+      value: median(spans(flavour)),
+      low: Math.min(...spans(flavour)),
+      high: Math.max(...spans(flavour)),
+      ...(flavour === 'holdfast' ? { ratio: median(ratios) } : {}),
+      note: `${fmt(median(speed[flavour].map((r) => r.cpuUsPerSpan)), 1)} µs CPU/span`,
+    })),
+  });
+  const outage = `Collector down ${run.downMs / 1000} s (connections destroyed, new ones refused) while 2 000 spans/s are produced, ${run.upMs / 1000} s up before and after; ${run.outageRounds} round(s).`;
+  recordFigure({
+    id: `${id}-outage-lost`,
+    title: `OTLP ${protocol}, a ${run.downMs / 1000} s collector outage: spans lost`,
+    metric: 'spans lost (worst round)',
+    better: 'lower',
+    note: `${outage} Counted by span id at the collector.`,
+    values: FLAVOURS.map((flavour) => {
+      const o = outages[flavour];
+      return {
+        contender: EXPORTER_NAMES[flavour],
+        value: Math.max(...o.map((r) => r.lost)),
+        note: `of ${fmt(median(o.map((r) => r.produced)))}, ${fmt(Math.max(...o.map((r) => r.duplicates)))} duplicated`,
+      };
+    }),
+  });
+  recordFigure({
+    id: `${id}-outage-loop-delay`,
+    title: `OTLP ${protocol}, a ${run.downMs / 1000} s collector outage: the application's event loop`,
+    metric: 'event-loop delay p99 during the outage, ms (median of rounds)',
+    better: 'lower',
+    note: `${outage} The spread is the lowest and highest round.`,
+    values: FLAVOURS.map((flavour) => {
+      const p99 = outages[flavour].map((r) => r.outageP99Ms);
+      return {
+        contender: EXPORTER_NAMES[flavour],
+        value: median(p99),
+        low: Math.min(...p99),
+        high: Math.max(...p99),
+        note: `max over the run ${fmt(median(outages[flavour].map((r) => r.runMaxMs)), 0)} ms`,
+      };
+    }),
+  });
+}
+
 export default async function (opts: BenchOptions): Promise<void> {
   const collector = await startCollectorProcess();
   if (opts.smoke) smokeRetries = { schedule: exponential({ initialMs: 20, maxMs: 100 }), breaker: false };
@@ -245,6 +309,7 @@ export default async function (opts: BenchOptions): Promise<void> {
           fmt(median(o.map((r) => r.backlogS).filter(Number.isFinite)), 1),
         ]);
       }
+      recordOtlp(protocol, speed, ratios, outages, { total, rounds, outageRounds, upMs, downMs });
     }
     console.log(`\nNo faults: ${fmt(total)} spans per run, ${rounds} alternating round(s), medians; ratio = median of the per-round ratios to plain`);
     printTable(['protocol', 'exporter', 'spans/s', 'ratio to plain (range)', 'CPU µs/span (this process)', 'spans missing (worst run)'], speedRows);

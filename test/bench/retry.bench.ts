@@ -12,8 +12,23 @@ import { collectGarbage } from './lib/gc.js';
 import { startOkServerProcess } from './lib/ok-server-process.js';
 import { Agent, ExponentialBackoff, RetryAgent, cockatielRetry, handleAll, pRetry, request } from './lib/core-peers.js';
 import { alternate, fmt, median, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure, type FigureValue } from './lib/results.js';
 
 type Call = () => Promise<unknown>;
+
+/** Per contender: the median over rounds, their range, and the median of the per-round ratios to `bare`. */
+function figureValues<T extends string>(names: readonly T[], bare: T, results: Record<T, number[]>): FigureValue[] {
+  return names.map((name) => {
+    const perRound = results[name];
+    return {
+      contender: name,
+      value: median(perRound),
+      low: Math.min(...perRound),
+      high: Math.max(...perRound),
+      ratio: median(perRound.map((value, round) => value / results[bare][round]!)),
+    };
+  });
+}
 
 function summarise<T extends string>(names: readonly T[], bare: T, results: Record<T, number[]>, withCost: boolean): (string | number)[][] {
   return names.map((name) => {
@@ -50,6 +65,15 @@ async function happyPathOverhead(smoke: boolean): Promise<void> {
   const results = await alternate(names, rounds, (name) => measure(contenders[name], calls));
   console.log(`\n1. operation that succeeds at once: ${fmt(calls)} sequential calls per round, ${rounds} round(s)\n`);
   printTable(['contender', 'calls/s (median)', 'range', 'vs bare', 'added ns/call'], summarise(names, 'bare call', results, true));
+  recordFigure({
+    id: 'happy-path',
+    title: 'Wrapping an operation that succeeds at once',
+    metric: 'calls/s',
+    better: 'higher',
+    baseline: 'bare call',
+    note: `${fmt(calls)} sequential calls per round, ${rounds} alternating round(s); median, the spread is the lowest and highest round, the ratio the median of per-round ratios.`,
+    values: figureValues(names, 'bare call', results),
+  });
 }
 
 async function undiciThroughput(smoke: boolean): Promise<void> {
@@ -128,6 +152,29 @@ async function undiciThroughput(smoke: boolean): Promise<void> {
       return [...row, fmt(median(cpu), 1), `${fmt(median(cpuRatios), 3)}x`];
     });
     printTable(['contender', 'requests/s (median)', 'range', 'vs bare', 'client CPU µs/request', 'CPU/request vs bare'], rows);
+    const note = `${fmt(requests)} requests per round, ${inFlight} in flight, keep-alive server in another process, ${rounds} alternating round(s).`;
+    recordFigure({
+      id: 'undici-throughput',
+      title: 'undici.request wrapped in each retry library, nothing failing',
+      metric: 'requests/s',
+      better: 'higher',
+      baseline: bareName,
+      note,
+      values: figureValues(names, bareName, results),
+    });
+    recordFigure({
+      id: 'undici-cpu',
+      title: 'Client CPU per request, undici.request wrapped in each retry library',
+      metric: 'µs of client CPU per request',
+      better: 'lower',
+      baseline: bareName,
+      note,
+      values: names.map((name) => ({
+        contender: name,
+        value: median(cpuPerRequest[name]),
+        ratio: median(cpuPerRequest[name].map((value, round) => value / cpuPerRequest[bareName][round]!)),
+      })),
+    });
     if (failures > 0) console.log(`\n${failures} responses were not '200 ok': the figures above are not comparable`);
   } finally {
     await Promise.allSettled(agents.map((agent) => agent.close()));

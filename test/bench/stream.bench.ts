@@ -29,6 +29,7 @@ import { collectGarbage } from './lib/gc.js';
 import { Agent, RetryAgent, request } from './lib/http-peers.js';
 import { rangeServerSource, type RangeServerStats } from './lib/range-server-process.js';
 import { fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 
 const MB = 1024 * 1024;
 
@@ -213,6 +214,20 @@ export default async function (opts: BenchOptions): Promise<void> {
       fmt(median(cpuRatios.get(c.name)!), 3),
     ]),
   );
+  recordFigure({
+    id: 'throughput-ratio',
+    title: 'A download with nothing failing: throughput against plain stream.pipeline',
+    metric: "MB/s as a ratio to plain's neighbouring downloads (median of rounds)",
+    better: 'higher',
+    note: `${fmt(size / MB)} MB per download, ${throughputRounds} round(s); each holdfast and RetryAgent download runs between two plain ones and is divided by their mean; plain's own row compares each plain download with its neighbours (the noise floor). The spread is the middle half of the ratios; server in a child process.`,
+    values: all.map((c) => ({
+      contender: c === plain ? `${c.name} (vs its neighbours)` : c.name,
+      value: median(ratios.get(c.name)!),
+      low: percentile(ratios.get(c.name)!, 25),
+      high: percentile(ratios.get(c.name)!, 75),
+      note: `${fmt(median(throughput.get(c.name)!))} MB/s, CPU x${fmt(median(cpuRatios.get(c.name)!), 3)}`,
+    })),
+  });
   // The pipe's own cost, without a network to add noise: 64 KiB chunks from memory into a sink that takes them at once.
   const chunks = opts.smoke ? 2_000 : 16_000;
   const memoryRounds = opts.smoke ? 1 : 9;
@@ -308,6 +323,32 @@ export default async function (opts: BenchOptions): Promise<void> {
     ]),
   );
 
+  const resetsHow = `${resets} real resets (RST) spread over ${fmt(size / MB)} MB, ${rounds} round(s); every contender reopens at once; medians of the completed rounds.`;
+  recordFigure({
+    id: 'resets-served-twice',
+    title: `${resets} resets during a ${fmt(size / MB)} MB download: bytes the server sent twice`,
+    metric: 'MB served twice (median)',
+    better: 'lower',
+    note: `${resetsHow} "none": no round completed.`,
+    values: [...faultRows].map(([name, r]) => ({
+      contender: name,
+      value: r.wasted.length === 0 ? Number.NaN : median(r.wasted) / MB,
+      note: `${r.faulty.length}/${rounds} completed, ${r.exact.filter(Boolean).length} exact (sha256)`,
+    })),
+  });
+  recordFigure({
+    id: 'resets-time',
+    title: `${resets} resets during a ${fmt(size / MB)} MB download: time against the same client without faults`,
+    metric: 'x the fault-free time (median)',
+    better: 'lower',
+    note: `${resetsHow} "none": no round completed.`,
+    values: [...faultRows].map(([name, r]) => ({
+      contender: name,
+      value: r.faulty.length === 0 ? Number.NaN : median(r.faulty) / median(r.clean),
+      note: r.faulty.length === 0 ? undefined : `${fmt(median(r.faulty))} ms`,
+    })),
+  });
+
   // 3. Servers that must not be spliced, and a stall behind a slow consumer.
   const cut = Math.floor(size / 3) - (Math.floor(size / 3) % 4);
   const slowWrites = opts.smoke ? 2 : 3;
@@ -333,6 +374,11 @@ export default async function (opts: BenchOptions): Promise<void> {
   const hangAfterMs = opts.smoke ? 4 * stallMs + 2_000 : 5 * stallMs + 10_000;
   const afterMs = opts.smoke ? 50 : 1_000;
   const outcomes: string[][] = [];
+  // Per contender: scenarios that ended with a spliced output or a hang (the caller neither got the bytes nor an error).
+  const silentHarm = new Map<string, number>([
+    [HOLDFAST, 0],
+    [UNDICI_RETRY, 0],
+  ]);
   for (const scenario of scenarios) {
     const row = [scenario.name];
     for (const name of [HOLDFAST, UNDICI_RETRY]) {
@@ -358,6 +404,7 @@ export default async function (opts: BenchOptions): Promise<void> {
         else if (digest === after.sha256b && sink.bytes === size) outcome = `the new version, whole (${after.requests} requests)`;
         else outcome = `SPLICED: ${fmt(sink.bytes)} bytes, neither version's sha256, no error`;
       }
+      if (run.hung || outcome.startsWith('SPLICED')) silentHarm.set(name, silentHarm.get(name)! + 1);
       row.push(later > 0 ? `${outcome}; then ${fmt(later)} more requests in the next ${fmt(afterMs)} ms` : outcome);
     }
     outcomes.push(row);
@@ -365,6 +412,14 @@ export default async function (opts: BenchOptions): Promise<void> {
   await server.command('clear');
   console.log(`\nwhat each does (${fmt(size / MB)} MB, one reset at a third of it)`);
   printTable(['server', HOLDFAST, UNDICI_RETRY], outcomes);
+  recordFigure({
+    id: 'unsafe-servers',
+    title: `Servers that must not be spliced, and stalls behind a slow consumer: downloads spliced or hung`,
+    metric: `scenarios of ${scenarios.length} ending spliced or hung`,
+    better: 'lower',
+    note: `${scenarios.map((s) => s.name).join('; ')}. A refusal with an error is not harm: the caller was told. One run each.`,
+    values: [...silentHarm].map(([name, count]) => ({ contender: name, value: count })),
+  });
 
   for (const c of all) await c.close();
   await server.close();

@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exponential, holdFirst } from '@holdfast/core';
 import { alternate, fmt, median, percentile, printTable, type BenchOptions } from './lib/report.js';
+import { recordFigure } from './lib/results.js';
 import { connect, CONTENDERS, opened, RECONNECTING, WebSocket, type Client, type ContenderName } from './lib/ws-contenders.js';
-import { herdFigures, herdHeader, herdRows, type HerdRound } from './lib/herd.js';
+import { herdFigures, herdHeader, herdRows, recordHerd, type HerdRound } from './lib/herd.js';
 import { bundlePackage } from './lib/bundle.js';
 import { startChildServer } from './lib/child-server.js';
 import { startWsSinkServer } from './lib/ws-sink-server.js';
@@ -120,6 +121,22 @@ async function throughput(smoke: boolean): Promise<void> {
           return [name, fmt(rate), fmt((rate * size) / 1e6, 1), fmt(ratio(name), 3), fmt(median(cpu(name)), 2), fmt(cpuRatio(name), 3)];
         }),
       );
+      recordFigure({
+        id: `throughput-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`,
+        title: `Sending ${label} messages, nothing failing`,
+        metric: 'messages/s',
+        better: 'higher',
+        baseline: 'raw ws',
+        note: `${fmt(messages)} messages to a ws server in another process; ${rounds} alternating round(s), medians; the ratio is the median of per-round ratios to raw ws, the spread the lowest and highest round.`,
+        values: CONTENDERS.map((name) => ({
+          contender: name,
+          value: median(rates[name]),
+          low: Math.min(...rates[name]),
+          high: Math.max(...rates[name]),
+          ratio: ratio(name),
+          note: `${fmt(median(cpu(name)), 2)} µs CPU/message`,
+        })),
+      });
     }
   } finally {
     await server.close();
@@ -168,6 +185,19 @@ async function recovery(smoke: boolean): Promise<void> {
     ['client', 'p50 ms', 'p99 ms'],
     RECONNECTING.map((name) => [name, fmt(median(results[name]!), 1), fmt(percentile(results[name]!, 99), 1)]),
   );
+  recordFigure({
+    id: 'recovery',
+    title: `Server down ${downMs} ms: from the server listening again to the message sent while down arriving`,
+    metric: 'ms (median of restarts)',
+    better: 'lower',
+    note: `${restarts} restarts; each client's first backoff step is ${firstStepMs} ms (holdfast: its default's shape scaled to it; the peers doubling without jitter). The spread is p50 to p99.`,
+    values: RECONNECTING.map((name) => ({
+      contender: name,
+      value: median(results[name]!),
+      low: median(results[name]!),
+      high: percentile(results[name]!, 99),
+    })),
+  });
 }
 
 const wsPackage = fileURLToPath(new URL('../../packages/ws/package.json', import.meta.url));
@@ -272,6 +302,13 @@ async function herd(smoke: boolean): Promise<void> {
   );
   console.log("(accepts: TCP connections the server accepted, retries included; opens: the clients' open events)");
   printTable(herdHeader('opens'), herdRows(results, RECONNECTING, clients, waitMs));
+  recordHerd(
+    results,
+    RECONNECTING,
+    clients,
+    'opens',
+    `${clients} clients with default settings, the server (in another process) down ${downMs} ms; ${rounds} alternating round(s), medians, the spread is the lowest and highest round.`,
+  );
 }
 
 const execFileAsync = promisify(execFile);
@@ -327,6 +364,15 @@ async function memory(smoke: boolean): Promise<void> {
       fmt(of(name, 'rssPerConnection')),
     ]),
   );
+  recordFigure({
+    id: 'memory',
+    title: 'Heap per idle connection',
+    metric: 'bytes of heap per connection',
+    better: 'lower',
+    baseline: 'raw ws',
+    note: `${connections} idle connections, default options, each contender in a fresh process after full GCs, holdfast bundled as published; medians of ${rounds} alternating round(s).`,
+    values: CONTENDERS.map((name) => ({ contender: name, value: of(name, 'heapPerConnection'), ratio: of(name, 'heapPerConnection') / raw })),
+  });
 }
 
 const SECTIONS = { throughput, recovery, herd, memory };

@@ -6,6 +6,7 @@
  */
 import { busiestWindow } from '../../../packages/ws/test/support/seeded-random.js';
 import { fmt, median } from './report.js';
+import { recordFigure } from './results.js';
 
 export interface HerdRound {
   /** Clients back before the wait ran out. */
@@ -64,5 +65,49 @@ export function herdRows(
       fmt(median(of('lastArrivalMs'))),
       fmt(Math.max(...of('lastArrivalMs'))),
     ];
+  });
+}
+
+/**
+ * Records a herd's two headline figures: how much of the fleet came back in
+ * the busiest 100 ms (the spike the server takes), and when the last client
+ * was back. Medians over rounds, the worst round as the spread's top.
+ */
+export function recordHerd(
+  results: Readonly<Record<string, readonly HerdRound[]>>,
+  names: readonly string[],
+  clients: number,
+  arrival: string,
+  note: string,
+): void {
+  const of = (name: string, field: keyof HerdRound): number[] => results[name]!.map((round) => round[field]);
+  recordFigure({
+    id: 'herd-spike',
+    title: `${fmt(clients)} clients after a restart: the busiest 100 ms`,
+    metric: `% of the fleet's ${arrival} within any 100 ms`,
+    better: 'lower',
+    note,
+    values: names.map((name) => {
+      const shares = of(name, 'busiestArrivals').map((n) => (100 * n) / clients);
+      return { contender: name, value: median(shares), low: Math.min(...shares), high: Math.max(...shares) };
+    }),
+  });
+  recordFigure({
+    id: 'herd-last-back',
+    title: `${fmt(clients)} clients after a restart: the last one back`,
+    metric: 'ms from the server listening again',
+    better: 'lower',
+    note: `${note} "none": not every client was back before the wait ran out.`,
+    values: names.map((name) => {
+      const last = of(name, 'lastArrivalMs');
+      const back = Math.min(...of(name, 'back'));
+      return {
+        contender: name,
+        value: back === clients ? median(last) : Number.NaN,
+        low: Math.min(...last),
+        high: Math.max(...last),
+        note: back === clients ? undefined : `${back}/${clients} back in the worst round`,
+      };
+    }),
   });
 }
