@@ -64,6 +64,7 @@ export {
   Supervisor,
   type ConnectAttempt,
   type ReconnectOptions,
+  type SupervisorEventSink,
   type SupervisorEvents,
   type SupervisorOptions,
   type SupervisorState,
